@@ -1,0 +1,55 @@
+"""The interface every LLM backend implements (transformers, llama.cpp, OpenAI HTTP, vLLM).
+
+Prompts are chat messages; a backend applies the model's chat template itself (local
+backends) or sends the messages as they are (HTTP). Every call reports its token counts,
+so labelling cost is measured the same way on every backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+ChatMessages = list[dict[str, str]]  # [{"role": "system"|"user"|"assistant", "content": ...}]
+
+
+@dataclass
+class Generation:
+    """One completion and what it cost."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str | None = None
+    cached: bool = False
+
+
+@dataclass
+class TokenScores:
+    """Log-probabilities of candidate answer strings as the next token(s) after a prompt."""
+
+    logprobs: dict[str, float]
+    prompt_tokens: int
+    cached: bool = False
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+@runtime_checkable
+class LLMBackend(Protocol):
+    """What labelling needs from an LLM."""
+
+    # A stable identifier of the model (and quantisation), part of every cache key.
+    model_id: str
+
+    def generate(
+        self, prompts: Sequence[ChatMessages], max_new_tokens: int, temperature: float = 0.0
+    ) -> list[Generation]: ...
+
+    def next_token_logprobs(
+        self, prompts: Sequence[ChatMessages], candidates: Sequence[str]
+    ) -> list[TokenScores]: ...
+
+    def count_tokens(self, messages: ChatMessages) -> int: ...
+
+    def close(self) -> None: ...

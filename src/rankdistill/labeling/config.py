@@ -1,0 +1,79 @@
+"""Settings of LLM (or any-ranker) teacher labelling (SPEC section 2)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class BackendConfig(BaseModel):
+    """Which LLM runs the prompts, and how it is reached."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["transformers", "llama-cpp", "openai", "vllm"] = "transformers"
+    # A hub id, a local directory, a GGUF file, or a packaged alias (see rankdistill.resources).
+    model: str = "smollm2-135m"
+    gguf_file: str | None = None
+    device: str = "auto"
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    batch_size: int = 4
+    max_new_tokens: int = 96
+    temperature: float = 0.0
+    context_length: int = 8192
+    n_threads: int | None = None
+    # OpenAI-compatible HTTP servers.
+    base_url: str = "http://127.0.0.1:8000/v1"
+    api_key_env: str = Field("OPENAI_API_KEY", description="Env var holding the key; never logged.")
+    concurrency: int = 8
+    timeout_s: float = 60.0
+    max_retries: int = 5
+    # vLLM.
+    tensor_parallel_size: int = 1
+    gpu_memory_utilization: float = 0.9
+
+
+class PrerankConfig(BaseModel):
+    """Pre-ranking of the K first-stage candidates before the one listwise call."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scorer: Literal["first-stage", "bm25", "bi-encoder", "cross-encoder"] = "bi-encoder"
+    model: str = "minilm-l6"
+    candidates: int = Field(50, description="K first-stage candidates per query.")
+    top_k: int = 10
+    bottom_k: int = 10
+    batch_size: int = 32
+
+
+class LabelingConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal["rradistill", "slidingwindow", "pointwise", "pointwise-graded", "ranker"] = (
+        "rradistill"
+    )
+    backend: BackendConfig = Field(default_factory=BackendConfig)
+    prerank: PrerankConfig = Field(default_factory=PrerankConfig)
+    template: str | None = Field(None, description="Prompt template id; None = method default.")
+    seed: int = 13
+    max_doc_words: int = Field(100, description="Passages are cut to this many words in prompts.")
+    # RRADistill label construction (reconstructed defaults).
+    missing_as_negative: bool = True
+    grading: Literal["linear", "reciprocal", "binary"] = "linear"
+    # RankGPT sliding window.
+    window_size: int = 20
+    step: int = 10
+    sliding_candidates: int = 100
+    # Rationales for RRA-GPT.
+    rationales: bool = False
+    rationale_backend: BackendConfig | None = None
+    rationale_max_new_tokens: int = 48
+    # "ranker" teachers: a fusion of non-LLM scorers (bi-encoder, BM25, a student...).
+    ranker_models: list[str] = Field(default_factory=lambda: ["minilm-l6", "bm25"])
+    ranker_fusion: Literal["rrf", "zscore"] = "zscore"
+    # Scale-out.
+    num_shards: int = 1
+    use_ray: bool = False
+    ray_address: str | None = None
+    cache: bool = True

@@ -1,0 +1,64 @@
+"""The contract every ranking loss follows (after sentence-transformers' losses).
+
+A loss is an ``nn.Module`` built from the model it trains and its hyperparameters. Data
+comes in *query groups*: a batch of B queries, each with up to N documents, padded to N.
+
+- ``forward(features, labels, mask)``: runs ``self.model(features)`` to get scores of
+  shape [B, N], then :meth:`compute`.
+- ``compute(scores, labels, mask)``: the loss itself, on tensors of shape [B, N];
+  ``mask`` is ``True`` for real documents and ``False`` for padding. Padding never
+  contributes to the loss or its gradient. Testable without a model.
+- ``get_config_dict()``: the hyperparameters, for model cards.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+
+class RankingLoss(nn.Module):
+    """Base class: subclasses implement :meth:`compute` and list their hyperparameters."""
+
+    def __init__(self, model: nn.Module | None = None) -> None:
+        super().__init__()
+        # Stored outside the module tree so the loss never owns (or saves) the model.
+        self.__dict__["model"] = model
+
+    def forward(self, features: dict[str, Tensor], labels: Tensor, mask: Tensor) -> Tensor:
+        if self.model is None:
+            raise RuntimeError(f"{type(self).__name__} was built without a model; use compute()")
+        scores = self.model(features)
+        return self.compute(scores.view_as(labels), labels, mask)
+
+    def compute(self, scores: Tensor, labels: Tensor, mask: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def get_config_dict(self) -> dict[str, Any]:
+        return {}
+
+    @property
+    def citation(self) -> str | None:
+        return None
+
+
+def pair_mask(labels: Tensor, mask: Tensor, strict: bool = True) -> Tensor:
+    """[B, N, N] mask of same-query pairs (i, j) of real documents.
+
+    With ``strict``, only pairs where document i is labelled strictly above j.
+    """
+    valid = mask.unsqueeze(2) & mask.unsqueeze(1)
+    if strict:
+        valid = valid & (labels.unsqueeze(2) > labels.unsqueeze(1))
+    else:
+        eye = torch.eye(labels.shape[1], dtype=torch.bool, device=labels.device)
+        valid = valid & ~eye
+    return valid
+
+
+def masked_mean(values: Tensor, mask: Tensor) -> Tensor:
+    """Mean over the ``True`` entries; 0 (with a gradient path) when there are none."""
+    mask = mask.to(values.dtype)
+    return (values * mask).sum() / mask.sum().clamp_min(1.0)

@@ -1,0 +1,58 @@
+"""Settings of the DisRanker fine-tuned LLM teacher (SPEC section 3)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class LoraConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.05
+    target_modules: list[str] | Literal["all-linear"] = "all-linear"
+
+
+class CptConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    epochs: float = 1.0
+    learning_rate: float = 1e-4
+    batch_size: int = 8
+    max_length: int = 256
+    template: str = "query: {query}\n"
+
+
+class SftConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    template: str = "query: {query} document: {document}"
+    end_token: bool = Field(True, description="Append the EOS token (`</s>`) and pool there.")
+    pooling: Literal["end-token", "last", "mean"] = "end-token"
+    loss: Literal["hinge", "ranknet", "pointwise-mse", "pointwise-bce"] = "hinge"
+    margin: float = 1.0
+    epochs: float = 1.0
+    learning_rate: float = 1e-4
+    group_size: int = 8
+    batch_size: int = 2
+    max_length: int = 256
+
+
+class TeacherConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = False
+    model: str = "smollm2-135m"
+    gguf_file: str | None = None
+    lora: LoraConfig = Field(default_factory=LoraConfig)
+    cpt: CptConfig = Field(default_factory=CptConfig)
+    sft: SftConfig = Field(default_factory=SftConfig)
+    score_batch_size: int = 16
+    bf16: bool = Field(True, description="Use bf16 where the device supports it.")
+    distributed: Literal["none", "ddp", "deepspeed", "fsdp"] = "none"
+    seed: int = 13
