@@ -1,9 +1,329 @@
-"""CLI: `data` commands (being written; see the issue tracker)."""
+"""CLI: `rankdistill data ...`: convert formats, show statistics, select long-tail queries,
+simulate click logs.
+
+Every command reads its input the way a config's ``data.train`` / ``data.dev`` section
+does (``--format`` plus the paths that format needs), through
+:func:`rankdistill.data.loading.load_dataset`.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Literal, get_args
+
 import typer
+
+from rankdistill.data.config import DataFormat as InputFormat
+
+OutputFormat = Literal["rankllm", "trec", "jsonl"]
+SegmentName = Literal["head", "torso", "tail"]
+
+data_app = typer.Typer(
+    name="data",
+    help="Inspect and prepare data: convert formats, statistics, long-tail selection, clicks.",
+    no_args_is_help=True,
+)
+
+# Input options shared by every command (one OptionInfo per option, reused).
+FORMAT_OPT = typer.Option(
+    "builtin",
+    "--format",
+    "-f",
+    help="Input format: builtin demo, rankllm JSON, trec, beir, jsonl, irds.",
+)
+PATH_OPT = typer.Option(None, "--path", help="BEIR folder (beir) or ir_datasets id (irds).")
+CANDIDATES_OPT = typer.Option(
+    None,
+    "--candidates",
+    "-c",
+    help="Candidate file(s): rank_llm JSON (rankllm) or a TREC run (trec/jsonl). Repeatable.",
+)
+QUERIES_OPT = typer.Option(None, "--queries", help="Queries file: TSV qid<TAB>text or JSONL.")
+CORPUS_OPT = typer.Option(
+    None, "--corpus", help="Corpus file: TSV docid<TAB>[title<TAB>]text or JSONL."
+)
+QRELS_OPT = typer.Option(
+    None, "--qrels", help="Qrels: JSON {qid: {docid: grade}}, TREC or BEIR TSV."
+)
+SPLIT_OPT = typer.Option(
+    "dev", "--split", help="Split: train/dev for builtin, qrels split for BEIR."
+)
+MAX_QUERIES_OPT = typer.Option(None, "--max-queries", help="Keep only the first N queries.")
+QUERY_LOG_OPT = typer.Option(
+    None, "--query-log", help="Query log with frequencies: TSV query<TAB>count or JSONL."
+)
+# Selection options.
+BY_OPT = typer.Option(
+    "auto", "--by", help="Segment by frequency, by length, or auto (frequency if known)."
+)
+HEAD_PCT_OPT = typer.Option(
+    90.0, "--head-percentile", help="Frequency percentile rank at/above which a query is head."
+)
+TAIL_PCT_OPT = typer.Option(
+    50.0, "--tail-percentile", help="Frequency percentile rank below which a query is tail."
+)
+TAIL_WORDS_OPT = typer.Option(
+    6, "--tail-min-words", help="A query of at least this many words is tail."
+)
+HEAD_WORDS_OPT = typer.Option(
+    3, "--head-max-words", help="Length rule: at most this many words is head."
+)
+
+
+def _load(
+    fmt: str,
+    path: str | None,
+    candidates: list[str] | None,
+    queries: str | None,
+    corpus: str | None,
+    qrels: str | None,
+    split: str,
+    max_queries: int | None,
+    query_log: str | None,
+):
+    """Build a DatasetSpec from the options and load it; bad input exits with its message."""
+    from rankdistill.data.config import DatasetSpec
+    from rankdistill.data.loading import load_dataset
+
+    spec = DatasetSpec(
+        format=fmt,
+        path=path,
+        candidates=candidates or [],
+        queries=queries,
+        corpus=corpus,
+        qrels=qrels,
+        split=split,
+        max_queries=max_queries,
+        query_log=query_log,
+    )
+    try:
+        return load_dataset(spec, base_dir=Path.cwd())
+    except (ValueError, FileNotFoundError, ImportError) as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from exc
+
+
+def _selection(
+    by: str,
+    head_pct: float,
+    tail_pct: float,
+    tail_words: int,
+    head_words: int,
+    keep: list[str] | None = None,
+):
+    from rankdistill.data.config import SelectionConfig
+
+    return SelectionConfig(
+        by=by,
+        head_percentile=head_pct,
+        tail_percentile=tail_pct,
+        tail_min_words=tail_words,
+        head_max_words=head_words,
+        **({"keep_segments": keep} if keep else {}),
+    )
+
+
+@data_app.command("convert")
+def convert(
+    to: OutputFormat = typer.Option(..., "--to", help="Output format: rankllm, trec or jsonl."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder (created if missing)."),
+    k: int | None = typer.Option(
+        None, "--k", help="rankllm output: keep the top-k candidates per query."
+    ),
+    fmt: InputFormat = FORMAT_OPT,
+    path: str | None = PATH_OPT,
+    candidates: list[str] | None = CANDIDATES_OPT,
+    queries: str | None = QUERIES_OPT,
+    corpus: str | None = CORPUS_OPT,
+    qrels: str | None = QRELS_OPT,
+    split: str = SPLIT_OPT,
+    max_queries: int | None = MAX_QUERIES_OPT,
+    query_log: str | None = QUERY_LOG_OPT,
+) -> None:
+    """Convert a dataset between formats (rank_llm JSON, TREC run/qrels + TSV, JSONL).
+
+    Writes into --out: rankllm -> candidates.json (+ qrels.json); trec -> queries.tsv,
+    corpus.tsv (+ run.trec, qrels.txt); jsonl -> queries.jsonl, corpus.jsonl
+    (+ run.trec, qrels.txt).
+    """
+    from rankdistill.data.loading import write_dataset
+
+    data = _load(fmt, path, candidates, queries, corpus, qrels, split, max_queries, query_log)
+    try:
+        written = write_dataset(data, to, out, k)
+    except ValueError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from exc
+    for file in written:
+        typer.echo(str(file))
+
+
+@data_app.command("stats")
+def stats(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    by: Literal["auto", "frequency", "length"] = BY_OPT,
+    head_percentile: float = HEAD_PCT_OPT,
+    tail_percentile: float = TAIL_PCT_OPT,
+    tail_min_words: int = TAIL_WORDS_OPT,
+    head_max_words: int = HEAD_WORDS_OPT,
+    fmt: InputFormat = FORMAT_OPT,
+    path: str | None = PATH_OPT,
+    candidates: list[str] | None = CANDIDATES_OPT,
+    queries: str | None = QUERIES_OPT,
+    corpus: str | None = CORPUS_OPT,
+    qrels: str | None = QRELS_OPT,
+    split: str = SPLIT_OPT,
+    max_queries: int | None = MAX_QUERIES_OPT,
+    query_log: str | None = QUERY_LOG_OPT,
+) -> None:
+    """Queries, documents, candidates per query, qrels grade histogram, segment counts."""
+    import json
+
+    from rankdistill.data.stats import dataset_stats
+
+    data = _load(fmt, path, candidates, queries, corpus, qrels, split, max_queries, query_log)
+    cfg = _selection(by, head_percentile, tail_percentile, tail_min_words, head_max_words)
+    try:
+        result = dataset_stats(data, cfg)
+    except ValueError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from exc
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    _print_stats_table(result)
+
+
+def _print_stats_table(result: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="dataset statistics", show_header=True)
+    table.add_column("statistic")
+    table.add_column("value", justify="right")
+
+    def add_rows(prefix: str, node: dict) -> None:
+        for key, value in node.items():
+            name = f"{prefix}{key}"
+            if isinstance(value, dict):
+                add_rows(f"{name}.", value)
+            else:
+                table.add_row(name, str(value))
+
+    add_rows("", result)
+    Console().print(table)
+
+
+@data_app.command("select")
+def select(
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Output JSONL of the kept queries, with 'segment'."
+    ),
+    keep: list[str] | None = typer.Option(
+        None, "--keep", help="Segment to keep (repeatable; default: all). RRADistill: --keep tail."
+    ),
+    by: Literal["auto", "frequency", "length"] = BY_OPT,
+    head_percentile: float = HEAD_PCT_OPT,
+    tail_percentile: float = TAIL_PCT_OPT,
+    tail_min_words: int = TAIL_WORDS_OPT,
+    head_max_words: int = HEAD_WORDS_OPT,
+    fmt: InputFormat = FORMAT_OPT,
+    path: str | None = PATH_OPT,
+    candidates: list[str] | None = CANDIDATES_OPT,
+    queries: str | None = QUERIES_OPT,
+    corpus: str | None = CORPUS_OPT,
+    qrels: str | None = QRELS_OPT,
+    split: str = SPLIT_OPT,
+    max_queries: int | None = MAX_QUERIES_OPT,
+    query_log: str | None = QUERY_LOG_OPT,
+) -> None:
+    """Assign head / torso / tail segments and write the kept queries as JSONL."""
+    from collections import Counter
+
+    from rankdistill.data.jsonl import write_queries_jsonl
+    from rankdistill.data.selection import select_queries
+
+    bad = [s for s in keep or [] if s not in get_args(SegmentName)]
+    if bad:
+        raise typer.BadParameter(f"{bad}: segments are head, torso, tail", param_hint="--keep")
+    data = _load(fmt, path, candidates, queries, corpus, qrels, split, max_queries, query_log)
+    cfg = _selection(
+        by,
+        head_percentile,
+        tail_percentile,
+        tail_min_words,
+        head_max_words,
+        list(keep) if keep else None,
+    )
+    try:
+        everything = select_queries(data.queries, cfg.model_copy(update={"enabled": False}))
+    except ValueError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from exc
+    kept = {q: v for q, v in everything.items() if v.segment in cfg.keep_segments}
+    write_queries_jsonl(kept, out)
+    counts = Counter(q.segment for q in everything.values())
+    typer.echo(
+        f"segments: head={counts['head']} torso={counts['torso']} tail={counts['tail']}; "
+        f"kept {len(kept)} of {len(everything)} queries -> {out}"
+    )
+
+
+@data_app.command("simulate-clicks")
+def simulate_clicks_command(
+    out: Path = typer.Option(..., "--out", "-o", help="Click log to write (.jsonl, else TSV)."),
+    run: Path | None = typer.Option(
+        None,
+        "--run",
+        help="Ranking shown to users (TREC run or rank_llm JSON); default: the candidates.",
+    ),
+    model: Literal["pbm", "cascade"] = typer.Option(
+        "pbm", "--model", help="Click model: position-based or cascade."
+    ),
+    sessions: int = typer.Option(
+        50, "--sessions", help="Simulated sessions (impressions) per query."
+    ),
+    depth: int = typer.Option(10, "--depth", help="Results shown per session."),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+    eta: float = typer.Option(
+        1.0, "--eta", help="PBM position-bias exponent: P(examine rank r) = (1/r)^eta."
+    ),
+    fmt: InputFormat = FORMAT_OPT,
+    path: str | None = PATH_OPT,
+    candidates: list[str] | None = CANDIDATES_OPT,
+    queries: str | None = QUERIES_OPT,
+    corpus: str | None = CORPUS_OPT,
+    qrels: str | None = QRELS_OPT,
+    split: str = SPLIT_OPT,
+    max_queries: int | None = MAX_QUERIES_OPT,
+    query_log: str | None = QUERY_LOG_OPT,
+) -> None:
+    """Simulate a position-biased click log from graded qrels (for DisRanker's CPT stage)."""
+    from rankdistill.data.clicks import simulate_clicks, write_click_log
+    from rankdistill.data.loading import read_run
+
+    data = _load(fmt, path, candidates, queries, corpus, qrels, split, max_queries, query_log)
+    try:
+        ranking = None if run is None else read_run(run)
+        records = simulate_clicks(
+            data,
+            ranking,
+            model=model,
+            sessions_per_query=sessions,
+            depth=depth,
+            seed=seed,
+            eta=eta,
+            progress=True,
+        )
+    except (ValueError, FileNotFoundError) as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from exc
+    write_click_log(records, out)
+    clicks = sum(r.clicks for r in records)
+    impressions = sum(r.impressions for r in records)
+    typer.echo(f"{len(records)} rows, {clicks} clicks / {impressions} impressions -> {out}")
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
+    app.add_typer(data_app, name="data")

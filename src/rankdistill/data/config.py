@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-DataFormat = Literal["builtin", "rankllm", "trec", "beir", "jsonl"]
+DataFormat = Literal["builtin", "rankllm", "trec", "beir", "jsonl", "irds"]
 
 
 class DatasetSpec(BaseModel):
@@ -19,6 +19,8 @@ class DatasetSpec(BaseModel):
       optional ``candidates`` (TREC run) and ``qrels`` (TREC qrels).
     - ``beir``: a BEIR folder in ``path`` (corpus.jsonl, queries.jsonl, qrels/<split>.tsv).
     - ``jsonl``: ``queries`` and ``corpus`` JSONL, optional ``candidates`` run and qrels.
+    - ``irds``: an ``ir_datasets`` id in ``path`` (needs the optional ``ir_datasets``
+      package and usually the internet).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -57,6 +59,13 @@ class SelectionConfig(BaseModel):
     tail_percentile: float = Field(50.0, description="Frequency below this percentile is tail.")
     tail_min_words: int = Field(6, description="Length rule: at least this many words is tail.")
     head_max_words: int = Field(3, description="Length rule: at most this many words is head.")
+    long_queries_are_tail: bool = Field(
+        True,
+        description=(
+            "Frequency rule (reconstructed, SPEC 1): a query of at least tail_min_words words "
+            "is tail even when frequent ('rare, long or complexly phrased')."
+        ),
+    )
     keep_segments: list[Literal["head", "torso", "tail"]] = Field(
         default_factory=lambda: ["head", "torso", "tail"],
         description="Segments used as distillation queries (RRADistill: ['tail']).",
