@@ -14,8 +14,10 @@ class RetrievalConfig(BaseModel):
         "given", description="given: use the candidates in the data; bm25: retrieve with bm25s."
     )
     k: int = Field(100, description="Candidates kept per query.")
-    k1: float = 0.9
-    b: float = 0.4
+    k1: float = Field(0.9, description="BM25 term-frequency saturation (Anserini MS MARCO).")
+    b: float = Field(0.4, description="BM25 length normalisation (Anserini MS MARCO).")
     bm25_variant: Literal["lucene", "robertson", "atire", "bm25l", "bm25+"] = "lucene"
     stemmer: str | None = Field("english", description="PyStemmer language; None disables.")
-    stopwords: str | None = "en"
+    stopwords: str | list[str] | None = Field(
+        "en", description="bm25s stopword list name (en, de, fr...), an explicit list, or None."
+    )

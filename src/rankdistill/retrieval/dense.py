@@ -1,0 +1,51 @@
+"""Bi-encoder scorer on sentence-transformers (zero-shot pre-ranker and baseline)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rankdistill.resources import resolve_model
+from rankdistill.utils import resolve_device
+
+
+class BiEncoderScorer:
+    """Scores documents by embedding similarity with a sentence-transformers model.
+
+    ``model`` is a packaged alias (``minilm-l6``), a local directory or a hub id. With
+    ``normalize=True`` embeddings are L2-normalised, so the score is the cosine
+    similarity; with ``normalize=False`` it is the raw dot product (for models trained
+    for it). Nothing is cached between calls: each call encodes its query and documents.
+    """
+
+    def __init__(
+        self,
+        model: str = "minilm-l6",
+        device: str = "auto",
+        batch_size: int = 32,
+        normalize: bool = True,
+    ) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        ref = resolve_model(model)
+        self.device = resolve_device(device)
+        self.batch_size = batch_size
+        self.normalize = normalize
+        self.name = f"bi-encoder:{ref.label}"
+        self.model: Any = SentenceTransformer(ref.path, device=self.device)
+
+    def score(self, query: str, documents: Sequence[str]) -> list[float]:
+        """Cosine (or dot-product) similarity of ``query`` to each document."""
+        if not documents:
+            return []
+        encode = {
+            "batch_size": self.batch_size,
+            "convert_to_tensor": True,
+            "normalize_embeddings": self.normalize,
+            "show_progress_bar": False,
+        }
+        # encode_query / encode_document apply the model's own query and document prompts
+        # (e5, bge...); for models without prompts they equal plain encode.
+        query_embedding = self.model.encode_query([query], **encode)
+        doc_embeddings = self.model.encode_document(list(documents), **encode)
+        return (doc_embeddings @ query_embedding[0]).float().cpu().tolist()
