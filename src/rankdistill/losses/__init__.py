@@ -1,1 +1,62 @@
-"""losses stage."""
+"""Ranking losses (one module each) and the registry that names them.
+
+Every loss follows :mod:`rankdistill.losses.base`: ``compute(scores[B,N], labels[B,N],
+mask[B,N])`` on padded query groups, ``get_config_dict()`` for model cards.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from rankdistill.losses.base import RankingLoss
+from rankdistill.losses.bce import BCELoss
+from rankdistill.losses.hinge import HingeLoss
+from rankdistill.losses.hybrid import HybridLoss
+from rankdistill.losses.lambdaloss import LambdaLoss
+from rankdistill.losses.listnet import ListNetLoss
+from rankdistill.losses.margin_mse import MarginMSELoss
+from rankdistill.losses.point_mse import PointMSELoss
+from rankdistill.losses.ranknet import RankNetLoss
+
+LOSSES: dict[str, type[RankingLoss]] = {
+    "hybrid": HybridLoss,
+    "point-mse": PointMSELoss,
+    "margin-mse": MarginMSELoss,
+    "ranknet": RankNetLoss,
+    "listnet": ListNetLoss,
+    "lambdaloss": LambdaLoss,
+    "bce": BCELoss,
+    "hinge": HingeLoss,
+}
+
+
+def build_loss(name: str, model: nn.Module | None = None, **hyperparameters: Any) -> RankingLoss:
+    """The loss registered as ``name``, built for ``model`` with ``hyperparameters``.
+
+    Unknown names and hyperparameters the loss does not take raise ``ValueError``.
+    """
+    if name not in LOSSES:
+        raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}")
+    try:
+        return LOSSES[name](model, **hyperparameters)
+    except TypeError as exc:
+        raise ValueError(
+            f"loss {name!r}: bad hyperparameters {sorted(hyperparameters)}: {exc}"
+        ) from exc
+
+
+__all__ = [
+    "LOSSES",
+    "BCELoss",
+    "HingeLoss",
+    "HybridLoss",
+    "LambdaLoss",
+    "ListNetLoss",
+    "MarginMSELoss",
+    "PointMSELoss",
+    "RankNetLoss",
+    "RankingLoss",
+    "build_loss",
+]

@@ -62,3 +62,12 @@ def masked_mean(values: Tensor, mask: Tensor) -> Tensor:
     """Mean over the ``True`` entries; 0 (with a gradient path) when there are none."""
     mask = mask.to(values.dtype)
     return (values * mask).sum() / mask.sum().clamp_min(1.0)
+
+
+def zero_padding(scores: Tensor, labels: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+    """Scores and labels with padded entries set to 0.
+
+    Padding may hold anything (even ``inf`` or ``nan``); ``masked_fill`` cuts it out of the
+    graph, so the arithmetic after this stays finite and padding gets exactly zero gradient.
+    """
+    return scores.masked_fill(~mask, 0.0), labels.masked_fill(~mask, 0.0)

@@ -19,6 +19,13 @@ class TcLConfig(BaseModel):
     lambda_tcl: float = Field(0.5, description="Weight of the rank loss on the TCL score.")
     mu_consistency: float = Field(0.1, description="Weight of (s_cls - s_tcl)^2.")
     match_rule: Literal["exact", "stem"] = "exact"
+    ignore_stopwords: bool = Field(
+        True, description="Token Selection skips English stopwords (reconstructed)."
+    )
+    detach_tcl_target: bool = Field(
+        True,
+        description="Consistency term moves s_cls toward a fixed s_tcl, not both (reconstructed).",
+    )
 
 
 class RraGptConfig(BaseModel):
@@ -41,6 +48,13 @@ class StudentTrainConfig(BaseModel):
     loss: LossName = "hybrid"
     alpha: float = Field(1.0, description="Hybrid loss: weight of margin-MSE (reconstructed).")
     margin: float = 1.0
+    loss_options: dict[str, float | str] = Field(
+        default_factory=dict,
+        description=(
+            "Other hyperparameters of the loss, e.g. {temperature: 2} for listnet, "
+            "{label_shift: min} for lambdaloss, {normalize: sigmoid} for bce."
+        ),
+    )
     targets: Literal["scores", "grades"] = "scores"
     max_length: int = 256
     group_size: int = Field(16, description="Documents per query in a training group.")
@@ -57,6 +71,18 @@ class StudentTrainConfig(BaseModel):
     save_total_limit: int = 2
     report_to: list[str] = Field(default_factory=list)
     seed: int = 13
+    lr_scheduler: str = Field(
+        "linear", description="HF scheduler name: linear, cosine, constant, constant_with_warmup..."
+    )
+    logging_steps: int = Field(10, description="Log the training loss every N steps.")
+    max_grad_norm: float = 1.0
+    sampling: Literal["top-and-random", "first"] = Field(
+        "top-and-random",
+        description=(
+            "How to cut a query with more than group_size documents: keep the best quarter by "
+            "target plus a seeded random sample of the rest (reconstructed), or the first ones."
+        ),
+    )
     tcl: TcLConfig = Field(default_factory=TcLConfig)
     rra_gpt: RraGptConfig = Field(default_factory=RraGptConfig)
 

@@ -1,0 +1,202 @@
+"""Query groups: the unit of distillation training (one query + up to N documents).
+
+Teacher labels (:class:`LabelRecord`) become :class:`QueryGroup` s; a torch ``Dataset``
+serves them and :class:`QueryGroupCollator` turns a batch of B groups into the flat
+``student.encode_pairs`` features of B*N pairs plus ``labels`` [B, N] and ``mask`` [B, N]
+(padding: empty documents, label 0, mask ``False``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from rankdistill.data.errors import DataFormatError
+from rankdistill.data.records import Document, LabelRecord, Query
+from rankdistill.students.base import StudentModel
+
+Targets = Literal["scores", "grades"]
+Sampling = Literal["top-and-random", "first"]
+# Share of a cut group reserved for the teacher's best documents (reconstructed).
+TOP_SHARE = 0.25
+
+
+@dataclass
+class QueryGroup:
+    """One query with its documents and the teacher's targets, aligned by position.
+
+    ``answers`` says whether the teacher listed the document as relevant (``None`` when
+    the teacher gave only scores); ``rationales`` holds its explanation, if any. Both are
+    RRA-GPT's extra training inputs.
+    """
+
+    qid: str
+    query: str
+    docids: list[str]
+    documents: list[str]
+    targets: list[float]
+    answers: list[bool | None]
+    rationales: list[str | None]
+
+    def __len__(self) -> int:
+        return len(self.docids)
+
+
+def _target_source(record: LabelRecord, prefer: Targets) -> tuple[dict[str, float], str]:
+    """The record's targets (``prefer``-ed kind if present, else the other) and their kind."""
+    order = ("scores", "grades") if prefer == "scores" else ("grades", "scores")
+    for kind in order:
+        values = getattr(record, kind)
+        if values:
+            return dict(values), kind
+    return {}, "grades"
+
+
+def _labelled_docs(record: LabelRecord, prefer: Targets) -> list[tuple[str, float]]:
+    """(docid, target) for every document the teacher gave a target, in label order.
+
+    RRADistill's hard negatives (documents the LLM left out of its list) are included as
+    the labels have them: grade 0 when labelling ran with ``missing_as_negative`` (the
+    default); without it they have no grade and are left out, which is that ablation.
+    """
+    values, _ = _target_source(record, prefer)
+    docids = list(dict.fromkeys([*record.docids, *record.missing, *values]))
+    return [(d, float(values[d])) for d in docids if d in values]
+
+
+def _rng(seed: int, qid: str) -> random.Random:
+    """A generator per (seed, query): the cut does not depend on the order of the labels."""
+    digest = hashlib.sha256(f"{seed}:{qid}".encode()).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))
+
+
+def cut_group(
+    docs: list[tuple[str, float]], group_size: int, seed: int, qid: str, sampling: Sampling
+) -> list[tuple[str, float]]:
+    """At most ``group_size`` documents, deterministically.
+
+    ``top-and-random`` (reconstructed): the best ``ceil(TOP_SHARE * group_size)`` by
+    target, then a seeded random sample of the rest, which mixes hard negatives
+    (missing / low-graded documents) with middling ones. ``first``: the first ones in
+    label order. The kept documents stay in their original order.
+    """
+    if len(docs) <= group_size:
+        return docs
+    if sampling == "first":
+        return docs[:group_size]
+    if sampling != "top-and-random":
+        raise ValueError(f"unknown sampling {sampling!r}; use 'top-and-random' or 'first'")
+    n_top = max(1, math.ceil(TOP_SHARE * group_size))
+    by_target = sorted(range(len(docs)), key=lambda i: -docs[i][1])  # stable for ties
+    keep = set(by_target[:n_top])
+    rest = [i for i in range(len(docs)) if i not in keep]
+    keep.update(_rng(seed, qid).sample(rest, group_size - len(keep)))
+    return [docs[i] for i in sorted(keep)]
+
+
+def build_query_groups(
+    labels: Sequence[LabelRecord],
+    corpus: Mapping[str, Document],
+    queries: Mapping[str, Query] | None = None,
+    group_size: int = 16,
+    targets: Targets = "scores",
+    seed: int = 13,
+    sampling: Sampling = "top-and-random",
+) -> list[QueryGroup]:
+    """One :class:`QueryGroup` per labelled query (queries without any target are skipped).
+
+    The query text comes from ``queries`` when it has the qid, else from the record.
+    A labelled document absent from ``corpus`` raises :class:`DataFormatError`.
+    """
+    if group_size < 1:
+        raise ValueError(f"group_size must be >= 1, got {group_size}")
+    groups: list[QueryGroup] = []
+    for record in labels:
+        docs = cut_group(_labelled_docs(record, targets), group_size, seed, record.qid, sampling)
+        if not docs:
+            continue
+        has_grades = bool(record.grades)
+        missing = set(record.missing)
+        texts = []
+        for docid, _ in docs:
+            if docid not in corpus:
+                raise DataFormatError(
+                    None,
+                    f"labels of query {record.qid!r} name document {docid!r}, "
+                    "which is not in the corpus",
+                    field="docids",
+                )
+            texts.append(corpus[docid].full_text)
+        query = queries[record.qid].text if queries and record.qid in queries else record.query
+        groups.append(
+            QueryGroup(
+                qid=record.qid,
+                query=query,
+                docids=[d for d, _ in docs],
+                documents=texts,
+                targets=[t for _, t in docs],
+                answers=[
+                    (d not in missing and record.grades.get(d, 0.0) > 0) if has_grades else None
+                    for d, _ in docs
+                ],
+                rationales=[record.rationales.get(d) for d, _ in docs],
+            )
+        )
+    return groups
+
+
+class QueryGroupDataset(Dataset):
+    """A list of query groups as a map-style torch dataset."""
+
+    def __init__(self, groups: Sequence[QueryGroup]) -> None:
+        if not groups:
+            raise ValueError("no query groups to train on (are the labels empty?)")
+        self.groups = list(groups)
+
+    def __len__(self) -> int:
+        return len(self.groups)
+
+    def __getitem__(self, index: int) -> QueryGroup:
+        return self.groups[index]
+
+
+class QueryGroupCollator:
+    """B query groups -> ``{"features": ..., "labels": [B, N], "mask": [B, N]}``.
+
+    N is the longest group of the batch; shorter groups are padded with empty documents
+    (encoded but masked out of every loss). ``features`` holds the B*N flattened pairs,
+    row-major (group b's document n is pair ``b * N + n``), with ``answers`` and
+    ``rationales`` passed to ``encode_pairs`` as per-pair training inputs.
+    """
+
+    def __init__(self, student: StudentModel) -> None:
+        self.student = student
+
+    def __call__(self, groups: Sequence[QueryGroup]) -> dict[str, Any]:
+        width = max(len(g) for g in groups)
+        queries: list[str] = []
+        documents: list[str] = []
+        answers: list[bool | None] = []
+        rationales: list[str | None] = []
+        labels = torch.zeros(len(groups), width, dtype=torch.float32)
+        mask = torch.zeros(len(groups), width, dtype=torch.bool)
+        for b, group in enumerate(groups):
+            pad = width - len(group)
+            queries += [group.query] * width
+            documents += group.documents + [""] * pad
+            answers += group.answers + [None] * pad
+            rationales += group.rationales + [None] * pad
+            labels[b, : len(group)] = torch.tensor(group.targets, dtype=torch.float32)
+            mask[b, : len(group)] = True
+        features: dict[str, Tensor] = self.student.encode_pairs(
+            queries, documents, answers=answers, rationales=rationales
+        )
+        return {"features": features, "labels": labels, "mask": mask}

@@ -1,0 +1,117 @@
+"""Query groups from teacher labels, and the collator that batches them."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from rankdistill.data.errors import DataFormatError
+from rankdistill.data.records import Document, LabelRecord, Query
+from rankdistill.students import CrossEncoderStudent
+from rankdistill.training.data import (
+    QueryGroupCollator,
+    QueryGroupDataset,
+    build_query_groups,
+    cut_group,
+)
+
+CORPUS = {f"d{i}": Document(f"d{i}", f"passage number {i}") for i in range(30)}
+
+
+def listwise(
+    qid: str, shown: list[str], listed: list[str], missing_as_negative: bool = True
+) -> LabelRecord:
+    """An RRADistill-style record: listed docs graded k..1, the rest missing (grade 0)."""
+    grades = {d: float(len(listed) - i) for i, d in enumerate(listed)}
+    missing = [d for d in shown if d not in grades]
+    if missing_as_negative:
+        grades.update({d: 0.0 for d in missing})
+    return LabelRecord(
+        qid, f"query {qid}", shown, "rradistill", "llm", grades=grades, missing=missing
+    )
+
+
+def test_missing_documents_are_grade_zero_hard_negatives() -> None:
+    record = listwise("q1", ["d0", "d1", "d2", "d3"], ["d2", "d0"])
+    (group,) = build_query_groups([record], CORPUS, None, group_size=8, targets="grades")
+    assert group.docids == ["d0", "d1", "d2", "d3"]
+    assert group.targets == [1.0, 0.0, 2.0, 0.0]
+    assert group.answers == [True, False, True, False]
+    assert group.documents[2] == "passage number 2"
+    assert group.query == "query q1"
+
+
+def test_without_missing_as_negative_the_missing_are_left_out() -> None:
+    record = listwise("q1", ["d0", "d1", "d2", "d3"], ["d2", "d0"], missing_as_negative=False)
+    (group,) = build_query_groups([record], CORPUS, None, group_size=8, targets="grades")
+    assert group.docids == ["d0", "d2"]
+    assert group.targets == [1.0, 2.0]
+
+
+def test_scores_preferred_then_grades() -> None:
+    record = LabelRecord(
+        "q1", "q", ["d0", "d1"], "ranker", "bm25", grades={"d0": 1.0}, scores={"d0": 5.0, "d1": 2.5}
+    )
+    (by_score,) = build_query_groups([record], CORPUS, targets="scores")
+    assert by_score.targets == [5.0, 2.5]
+    (by_grade,) = build_query_groups([record], CORPUS, targets="grades")
+    assert by_grade.targets == [1.0]  # d1 has no grade: left out
+    only_scores = LabelRecord("q2", "q", ["d0", "d1"], "ranker", "bm25", scores={"d0": 1.0})
+    (group,) = build_query_groups([only_scores], CORPUS, targets="grades")
+    assert group.docids == ["d0"]  # no grades: fall back to scores; unscored doc left out
+    assert group.answers == [None]
+
+
+def test_query_text_from_queries_mapping() -> None:
+    record = listwise("q1", ["d0"], ["d0"])
+    queries = {"q1": Query("q1", "the real text")}
+    (group,) = build_query_groups([record], CORPUS, queries, group_size=4, targets="grades")
+    assert group.query == "the real text"
+
+
+def test_unknown_document_names_query_and_field() -> None:
+    record = listwise("q7", ["d0", "nope"], ["d0"])
+    with pytest.raises(DataFormatError, match=r"'q7'.*'nope'") as info:
+        build_query_groups([record], CORPUS, targets="grades")
+    assert info.value.field == "docids"
+
+
+def test_cut_keeps_the_best_and_a_seeded_mix() -> None:
+    docs = [(f"d{i}", float(i % 7)) for i in range(20)]
+    kept = cut_group(docs, 8, seed=1, qid="q", sampling="top-and-random")
+    assert len(kept) == 8
+    # the top quarter (2 docs) by target are always kept: targets 6 (d6, d13)
+    assert {"d6", "d13"} <= {d for d, _ in kept}
+    assert kept == sorted(kept, key=lambda x: int(x[0][1:]))  # original order
+    assert kept == cut_group(docs, 8, seed=1, qid="q", sampling="top-and-random")
+    others = [cut_group(docs, 8, seed=s, qid="q", sampling="top-and-random") for s in range(2, 6)]
+    assert any(o != kept for o in others)  # the random part depends on the seed
+    assert cut_group(docs, 8, 1, "q", "first") == docs[:8]
+    assert cut_group(docs[:5], 8, 1, "q", "top-and-random") == docs[:5]
+
+
+def test_groups_do_not_depend_on_label_order() -> None:
+    records = [listwise(f"q{i}", [f"d{j}" for j in range(20)], [f"d{i}"]) for i in range(3)]
+    forward = build_query_groups(records, CORPUS, group_size=6, targets="grades", seed=3)
+    backward = build_query_groups(records[::-1], CORPUS, group_size=6, targets="grades", seed=3)
+    assert {g.qid: g.docids for g in forward} == {g.qid: g.docids for g in backward}
+
+
+def test_collator_flattens_and_pads() -> None:
+    student = CrossEncoderStudent("minilm-l6", max_length=32)
+    records = [listwise("q1", ["d0", "d1", "d2"], ["d1"]), listwise("q2", ["d3"], ["d3"])]
+    groups = build_query_groups(records, CORPUS, group_size=4, targets="grades")
+    dataset = QueryGroupDataset(groups)
+    batch = QueryGroupCollator(student)([dataset[0], dataset[1]])
+    assert batch["labels"].tolist() == [[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]
+    assert batch["mask"].tolist() == [[True, True, True], [True, False, False]]
+    ids = batch["features"]["input_ids"]
+    assert ids.shape[0] == 6  # B * N pairs, row-major
+    expected = student.encode_pairs(["query q2"], ["passage number 3"])["input_ids"][0]
+    assert ids[3, : expected.shape[0]].tolist() == expected.tolist()
+    pad_pair = student.encode_pairs(["query q2"], [""])["input_ids"][0]
+    assert ids[4, : pad_pair.shape[0]].tolist() == pad_pair.tolist()
+    scores = student(batch["features"]).view_as(batch["labels"])
+    assert torch.isfinite(scores).all()
+    with pytest.raises(ValueError, match="no query groups"):
+        QueryGroupDataset([])
