@@ -32,6 +32,13 @@ class ServeConfig(BaseModel):
     batch_wait_ms: float = 2.0
     threads: int | None = None
     max_length: int = 256
+    batch_size: int = Field(32, description="Pairs per forward pass inside the engine.")
+    model_name: str | None = Field(
+        None, description="Name reported in responses; default: the model directory's name."
+    )
+    graceful_timeout_s: float = Field(
+        30.0, description="On shutdown, seconds to let in-flight requests finish."
+    )
 
 
 class BenchmarkConfig(BaseModel):
