@@ -69,7 +69,8 @@ class RunConfig(BaseModel):
 def shipped_configs() -> list[str]:
     """Names of the configs that ship inside the package (``demo``, ``trec-dl``...)."""
     folder = resources.files("rankdistill") / "configs"
-    return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
+    names = (p.name for p in folder.iterdir())
+    return sorted(n.removesuffix(".yaml") for n in names if n.endswith(".yaml"))
 
 
 def _read_yaml(source: str | Path) -> tuple[dict[str, Any], str]:
@@ -111,10 +112,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
         path, value = parse_override(item)
         node: Any = data
         for part in path[:-1]:
-            if isinstance(node, list):
-                node = node[int(part)]
-            else:
-                node = node.setdefault(part, {})
+            node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
         last = path[-1]
         if isinstance(node, list):
             node[int(last)] = value

@@ -22,7 +22,8 @@ def resolve_device(device: str = "auto") -> str:
 def supports_bf16(device: str) -> bool:
     import torch
 
-    return device.startswith("cuda") and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    on_cuda = device.startswith("cuda") and torch.cuda.is_available()
+    return on_cuda and torch.cuda.is_bf16_supported()
 
 
 def set_seed(seed: int) -> None:

@@ -1,0 +1,463 @@
+"""``rankdistill run``: every stage in order, resumable, from one config.
+
+Each stage writes its outputs under ``RUN_DIR/<stage>/`` and, last, a ``_done.json``
+marker with its summary. A stage whose marker exists is skipped, so rerunning a killed
+run resumes at the first unfinished stage (and the label and train stages resume *inside*
+themselves: finished labels and checkpoints are kept).
+
+Stages hand data forward through files (TREC runs, JSONL labels, model directories),
+never through memory alone, so any stage can be re-run or inspected on its own.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from rankdistill.config import STAGES, RunConfig, dump_config, save_config
+from rankdistill.data.records import LabelRecord, RankingData, Run, rank_docs
+from rankdistill.scoring import Scorer
+from rankdistill.utils import atomic_write_json, resolve_device, set_seed
+
+console = Console(stderr=True)
+DONE_MARKER = "_done.json"
+TEACHER = "teacher"
+
+
+@dataclass
+class Pipeline:
+    """The state of one run: its config, folder, and lazily loaded data."""
+
+    config: RunConfig
+    base_dir: Path = field(default_factory=Path.cwd)
+    _data: dict[str, RankingData] = field(default_factory=dict)
+
+    @property
+    def run_dir(self) -> Path:
+        path = self.config.run_dir
+        return path if path.is_absolute() else self.base_dir / path
+
+    @property
+    def device(self) -> str:
+        return resolve_device(self.config.device)
+
+    def stage_dir(self, stage: str) -> Path:
+        path = self.run_dir / stage
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def is_done(self, stage: str) -> bool:
+        return (self.run_dir / stage / DONE_MARKER).is_file()
+
+    def summary(self, stage: str) -> dict[str, Any]:
+        path = self.run_dir / stage / DONE_MARKER
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+    # ----------------------------------------------------------------- data access
+    def raw(self, split: str) -> RankingData:
+        """A split as configured, before selection and retrieval (cached in memory)."""
+        if split not in self._data:
+            from rankdistill.data.loading import load_dataset
+
+            spec = getattr(self.config.data, split)
+            self._data[split] = load_dataset(spec, base_dir=self.base_dir)
+        return self._data[split]
+
+    def data(self, split: str, candidates: str | None = "retrieve") -> RankingData:
+        """A split restricted to its selected queries, with a stage's run as candidates.
+
+        ``candidates`` names the stage whose ``<split>.trec`` replaces the configured
+        candidates (``None``: keep the data's own).
+        """
+        from rankdistill.data.trec import read_trec_run
+
+        data = self.raw(split)
+        if split == "train" and self.is_done("select"):
+            data = data.subset(self.summary("select")["train_qids"])
+        run_path = self.run_dir / (candidates or "") / f"{split}.trec"
+        if candidates and run_path.is_file():
+            data = RankingData(data.queries, data.corpus, read_trec_run(run_path), data.qrels)
+        return data
+
+    def segments(self, split: str) -> dict[str, str]:
+        path = self.run_dir / "select" / "segments.json"
+        return json.loads(path.read_text(encoding="utf-8")).get(split, {}) if path.is_file() else {}
+
+
+# --------------------------------------------------------------------------- stages
+def stage_load(p: Pipeline) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for split in ("train", "dev"):
+        data = p.raw(split)
+        out[split] = {
+            "queries": len(data.queries),
+            "documents": len(data.corpus),
+            "queries_with_candidates": len(data.candidates),
+            "judged_queries": 0 if data.qrels is None else len(data.qrels),
+        }
+    return out
+
+
+def stage_select(p: Pipeline) -> dict[str, Any]:
+    from rankdistill.data.selection import assign_segments, select_queries
+
+    cfg = p.config.selection
+    segments = {split: assign_segments(p.raw(split).queries, cfg) for split in ("train", "dev")}
+    atomic_write_json(p.stage_dir("select") / "segments.json", segments)
+    train = p.raw("train").queries
+    selected = sorted(select_queries(train, cfg)) if cfg.enabled else sorted(train)
+    if not selected:
+        raise ValueError(
+            f"selection kept no training query (keep_segments={cfg.keep_segments}); "
+            "loosen the thresholds or set selection.enabled=false"
+        )
+    counts = {s: sum(v == s for v in segments["train"].values()) for s in ("head", "torso", "tail")}
+    return {"train_qids": selected, "train_segment_counts": counts}
+
+
+def stage_retrieve(p: Pipeline) -> dict[str, Any]:
+    from rankdistill.data.trec import write_trec_run
+
+    cfg = p.config.retrieval
+    out = p.stage_dir("retrieve")
+    sizes = {}
+    for split in ("train", "dev"):
+        data = p.data(split, candidates=None)
+        if cfg.method == "bm25":
+            from rankdistill.retrieval.bm25 import BM25Retriever
+
+            run = BM25Retriever(cfg).index(data.corpus).retrieve(data.queries, cfg.k)
+        else:
+            if not data.candidates:
+                raise ValueError(
+                    f"data.{split} has no candidates; set retrieval.method=bm25 to retrieve them"
+                )
+            run = {
+                q: {d.docid: d.score for d in data.candidate_list(q, cfg.k).docs}
+                for q in data.candidates
+            }
+        write_trec_run(run, out / f"{split}.trec", tag=f"first-stage-{cfg.method}")
+        sizes[split] = len(run)
+    return {"queries": sizes, "method": cfg.method, "k": cfg.k}
+
+
+def _prerank_scorer(p: Pipeline, data: RankingData) -> Scorer | None:
+    from rankdistill.cli.factory import build_scorer
+
+    cfg = p.config.labeling.prerank
+    if cfg.scorer == "first-stage":
+        return None
+    if cfg.scorer == "bm25":
+        return build_scorer("bm25", p.device, data)
+    if cfg.scorer == "bi-encoder":
+        return build_scorer(f"bi-encoder:{cfg.model}", p.device, data)
+    return build_scorer(f"student:{cfg.model}", p.device, data)
+
+
+def stage_prerank(p: Pipeline) -> dict[str, Any]:
+    """Score the top-K training candidates (for labelling) and the dev candidates (to report)."""
+    from rankdistill.data.trec import write_trec_run
+    from rankdistill.scoring import rerank_run
+
+    cfg = p.config.labeling.prerank
+    out = p.stage_dir("prerank")
+    for split, k in (("train", cfg.candidates), ("dev", p.config.retrieval.k)):
+        data = p.data(split)
+        scorer = _prerank_scorer(p, data)
+        if scorer is None:
+            run = {
+                q: {d.docid: d.score for d in data.candidate_list(q, k).docs}
+                for q in data.candidates
+            }
+        else:
+            run = rerank_run(scorer, data, k=k)
+        write_trec_run(run, out / f"{split}.trec", tag=f"prerank-{cfg.scorer}")
+    return {"scorer": cfg.scorer, "model": cfg.model, "train_candidates": cfg.candidates}
+
+
+def stage_label(p: Pipeline) -> dict[str, Any]:
+    """Label the training queries (and the dev queries, to evaluate the teacher itself)."""
+    from rankdistill.labeling.runner import run_labeling
+
+    cfg = p.config.labeling
+    splits = ["train"]
+    if p.config.evaluation.teacher_on_dev and p.raw("dev").qrels is not None:
+        splits.append("dev")
+    out: dict[str, Any] = {}
+    for split in splits:
+        data = p.data(split, candidates="prerank")
+        ranker_scorers = None
+        if cfg.method == "ranker":
+            from rankdistill.cli.factory import build_scorer
+
+            ranker_scorers = {m: build_scorer(m, p.device, data) for m in cfg.ranker_models}
+        folder = p.stage_dir("label") / split
+        result = run_labeling(data, cfg, folder, prerank_scorer=None, ranker_scorers=ranker_scorers)
+        out[split] = {"labels": str(result.labels_path), "stats": result.stats}
+    return out
+
+
+def teacher_run(records: list[LabelRecord], prerank: Run) -> Run:
+    """The teacher's ranking of each query's pre-ranked candidates, for evaluation.
+
+    Documents the teacher scored come first, in its order (scores when it gave scores,
+    else grades). Listwise teachers only see top-k + bottom-k, so unshown candidates keep
+    the pre-ranker's order below the documents the teacher listed, and documents the
+    teacher judged irrelevant (grade 0, e.g. RRADistill's "missing") go to the bottom.
+    """
+    run: Run = {}
+    for rec in records:
+        order = [d for d, _ in rank_docs(prerank.get(rec.qid, {}))]
+        n = len(order)
+        scores = {d: -float(i) for i, d in enumerate(order)}  # pre-ranker order, in (-n, 0]
+        if rec.scores:
+            ranked = [d for d, _ in rank_docs(rec.scores)]
+            scores.update({d: 2.0 * n + len(ranked) - i for i, d in enumerate(ranked)})
+        else:
+            for d, grade in rec.grades.items():
+                scores[d] = (
+                    2.0 * n + grade * n + scores.get(d, 0.0)
+                    if grade > 0
+                    else -2.0 * n + scores.get(d, 0.0)
+                )
+        run[rec.qid] = scores
+    return run
+
+
+def dev_evaluator(p: Pipeline, k: int | None = None) -> Callable[[Scorer], dict[str, float]]:
+    """What training calls to score a checkpoint: rerank dev candidates, compute metrics."""
+    from rankdistill.evaluation.metrics import evaluate_run
+    from rankdistill.scoring import rerank_run
+
+    dev = p.data("dev")
+    metrics = p.config.evaluation.metrics
+
+    def evaluate(scorer: Scorer) -> dict[str, float]:
+        if dev.qrels is None:
+            return {}
+        run = rerank_run(scorer, dev, k=k or p.config.retrieval.k, progress=False)
+        return evaluate_run(run, dev.qrels, metrics).aggregate
+
+    return evaluate
+
+
+def student_name(index: int, kind: str) -> str:
+    return f"{index}-{kind}"
+
+
+def stage_train(p: Pipeline) -> dict[str, Any]:
+    from rankdistill.labeling.store import read_labels
+    from rankdistill.training.trainer import train_student
+
+    labels = read_labels(p.run_dir / "label" / "train" / "labels.jsonl")
+    data = p.data("train")
+    evaluate = dev_evaluator(p) if p.raw("dev").qrels is not None else None
+    trained = {}
+    for i, student_cfg in enumerate(p.config.training.students):
+        name = student_name(i, student_cfg.student)
+        console.print(f"[bold]train[/] {name}: loss={student_cfg.loss}")
+        result = train_student(
+            student_cfg,
+            labels,
+            data,
+            p.stage_dir("train") / name,
+            dev_evaluate=evaluate,
+            device=p.device,
+        )
+        trained[name] = {"model_dir": str(result.model_dir), "metrics": result.metrics}
+    return {"students": trained}
+
+
+def _student_dirs(p: Pipeline) -> dict[str, Path]:
+    return {n: Path(s["model_dir"]) for n, s in p.summary("train").get("students", {}).items()}
+
+
+def stage_evaluate(p: Pipeline) -> dict[str, Any]:
+    from rankdistill.cli.factory import load_student
+    from rankdistill.data.trec import read_trec_run, write_trec_run
+    from rankdistill.evaluation.metrics import evaluate_run
+    from rankdistill.evaluation.report import write_eval_outputs
+    from rankdistill.labeling.store import read_labels
+    from rankdistill.scoring import rerank_run
+
+    dev = p.data("dev")
+    if dev.qrels is None:
+        return {"skipped": "the dev split has no qrels"}
+    out = p.stage_dir("evaluate")
+    prerank = read_trec_run(p.run_dir / "prerank" / "dev.trec")
+    runs: dict[str, Run] = {
+        "first-stage": read_trec_run(p.run_dir / "retrieve" / "dev.trec"),
+        "pre-ranker": prerank,
+    }
+    dev_labels = p.run_dir / "label" / "dev" / "labels.jsonl"
+    if dev_labels.is_file():
+        runs[TEACHER] = teacher_run(read_labels(dev_labels), prerank)
+    for name, model_dir in _student_dirs(p).items():
+        runs[name] = rerank_run(load_student(model_dir, p.device), dev, k=p.config.retrieval.k)
+    for name, run in runs.items():
+        write_trec_run(run, out / "runs" / f"{name}.trec", tag=name)
+    cfg = p.config.evaluation
+    results = {
+        name: evaluate_run(
+            run, dev.qrels, cfg.metrics, pnr_ties=cfg.pnr_ties, missing_queries=cfg.missing_queries
+        )
+        for name, run in runs.items()
+    }
+    write_eval_outputs(results, out, segments=p.segments("dev"), baseline="first-stage")
+    return {name: r.aggregate for name, r in results.items()}
+
+
+def stage_export(p: Pipeline) -> dict[str, Any]:
+    from rankdistill.serving.export import export_model
+
+    exported: dict[str, dict[str, str]] = {}
+    for name, model_dir in _student_dirs(p).items():
+        exported[name] = {}
+        for fmt in p.config.export.formats:
+            target = p.stage_dir("export") / name / fmt
+            export_model(model_dir, target, fmt, opset=p.config.export.opset)
+            exported[name][fmt] = str(target)
+    return {"students": exported}
+
+
+BENCH_BACKEND_FORMAT = {"onnx": "onnx", "onnx-int8": "onnx-int8"}
+
+
+def stage_benchmark(p: Pipeline) -> dict[str, Any]:
+    """Latency and throughput of every student on every exported backend (dev queries)."""
+    from rankdistill.serving.engine import Reranker
+    from rankdistill.serving.latency import measure_latency
+
+    cfg = p.config.benchmark
+    dev = p.data("dev")
+    queries = [
+        (
+            dev.queries[q].text,
+            [dev.corpus[d].full_text for d in dev.candidate_list(q, cfg.docs_per_query).docids],
+        )
+        for q in list(dev.candidates)[: cfg.queries]
+    ]
+    exports = p.summary("export").get("students", {})
+    rows = []
+    for name, model_dir in _student_dirs(p).items():
+        targets = {"torch": str(model_dir)}
+        for backend, fmt in BENCH_BACKEND_FORMAT.items():
+            if fmt in exports.get(name, {}):
+                targets[backend] = exports[name][fmt]
+        for backend, path in targets.items():
+            if backend not in cfg.backends:
+                continue
+            engine = Reranker.load(path, backend=backend, threads=cfg.threads)
+            timing = measure_latency(engine, queries)
+            rows.append({"system": name, "backend": backend, **timing})
+            console.print(
+                f"{name} [{backend}]: {timing['pairs_per_second']:.0f} pairs/s, "
+                f"p50 {timing['latency_ms_p50']:.0f} ms/query"
+            )
+    atomic_write_json(p.stage_dir("benchmark") / "latency.json", rows)
+    return {"rows": rows}
+
+
+def write_report(p: Pipeline) -> Path | None:
+    """report.md + report.html from whatever stages have finished."""
+    from rankdistill.data.trec import read_trec_run
+    from rankdistill.evaluation.metrics import EvalResult
+    from rankdistill.evaluation.run_report import ReportInputs, build_run_report
+
+    eval_json = p.run_dir / "evaluate" / "eval.json"
+    if not eval_json.is_file():
+        return None
+    saved = json.loads(eval_json.read_text(encoding="utf-8"))
+    results = {name: EvalResult.from_dict(r) for name, r in saved["results"].items()}
+    runs = {
+        name: read_trec_run(p.run_dir / "evaluate" / "runs" / f"{name}.trec") for name in results
+    }
+    dev = p.raw("dev")
+    label_summary = p.summary("label")
+    latency = [
+        {
+            **row,
+            "p50_ms": row["latency_ms_p50"],
+            "p99_ms": row["latency_ms_p99"],
+            "pairs_per_s": row["pairs_per_second"],
+        }
+        for row in p.summary("benchmark").get("rows", [])
+    ]
+    inputs = ReportInputs(
+        title=f"rankdistill run: {p.config.name}",
+        results=results,
+        baseline="first-stage",
+        segments=p.segments("dev") or None,
+        query_texts={q: v.text for q, v in dev.queries.items()},
+        runs=runs,
+        qrels=dev.qrels,
+        teacher_name=TEACHER if TEACHER in results else None,
+        students=[n for n in results if n not in ("first-stage", "pre-ranker", TEACHER)],
+        labeling_stats=label_summary.get("train", {}).get("stats"),
+        latency=latency or None,
+        config_yaml=dump_config(p.config),
+        notes=[
+            f"Teacher: {p.config.labeling.method} labels from {p.config.labeling.backend.kind}:"
+            f"{p.config.labeling.backend.model}; evaluated on dev by re-ordering the pre-ranker's "
+            "candidates it was shown (see `teacher_run`).",
+        ],
+    )
+    paths = build_run_report(inputs, p.run_dir)
+    return paths.markdown
+
+
+STAGE_FUNCTIONS: dict[str, Callable[[Pipeline], dict[str, Any]]] = {
+    "load": stage_load,
+    "select": stage_select,
+    "retrieve": stage_retrieve,
+    "prerank": stage_prerank,
+    "label": stage_label,
+    "train": stage_train,
+    "evaluate": stage_evaluate,
+    "export": stage_export,
+    "benchmark": stage_benchmark,
+}
+# Stages after which the report is (re)written.
+REPORT_AFTER = {"evaluate", "benchmark"}
+
+
+def run_pipeline(
+    config: RunConfig,
+    *,
+    base_dir: Path | None = None,
+    until: str | None = None,
+    force: tuple[str, ...] = (),
+) -> Pipeline:
+    """Run the stages in order up to ``until``; skip finished ones unless forced."""
+    p = Pipeline(config, base_dir=base_dir or Path.cwd())
+    p.run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(config, p.run_dir / "config.resolved.yaml")
+    set_seed(config.seed)
+    stop = STAGES.index(until) if until else len(STAGES) - 1
+    for stage in STAGES[: stop + 1]:
+        if stage not in STAGE_FUNCTIONS:
+            console.print(f"[yellow]skip[/] {stage}: not available in this version")
+            continue
+        if p.is_done(stage) and stage not in force:
+            console.print(f"[dim]done[/] {stage} (output present, skipped)")
+            continue
+        console.rule(f"[bold]{stage}")
+        start = time.perf_counter()
+        summary = STAGE_FUNCTIONS[stage](p)
+        summary["seconds"] = round(time.perf_counter() - start, 2)
+        atomic_write_json(p.stage_dir(stage) / DONE_MARKER, summary)
+        console.print(f"[green]ok[/] {stage} in {summary['seconds']:.1f}s")
+        if stage in REPORT_AFTER:
+            report = write_report(p)
+            if report is not None:
+                console.print(f"report: {report}")
+    return p
+
+
+__all__ = ["STAGE_FUNCTIONS", "Pipeline", "dump_config", "run_pipeline"]
