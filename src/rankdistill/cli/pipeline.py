@@ -37,6 +37,7 @@ class Pipeline:
     config: RunConfig
     base_dir: Path = field(default_factory=Path.cwd)
     _data: dict[str, RankingData] = field(default_factory=dict)
+    _scorers: dict[tuple[str, int], Scorer] = field(default_factory=dict)
 
     @property
     def run_dir(self) -> Path:
@@ -84,6 +85,19 @@ class Pipeline:
         if candidates and run_path.is_file():
             data = RankingData(data.queries, data.corpus, read_trec_run(run_path), data.qrels)
         return data
+
+    def scorer(self, spec: str, data: RankingData) -> Scorer:
+        """One scorer instance per spec (and corpus) for the whole run.
+
+        The pre-ranker and a ranker teacher often name the same model; sharing the
+        instance loads it once and lets its document-embedding cache serve both.
+        """
+        from rankdistill.cli.factory import build_scorer
+
+        key = (spec, id(data.corpus))
+        if key not in self._scorers:
+            self._scorers[key] = build_scorer(spec, self.device, data)
+        return self._scorers[key]
 
     def segments(self, split: str) -> dict[str, str]:
         path = self.run_dir / "select" / "segments.json"
@@ -148,16 +162,15 @@ def stage_retrieve(p: Pipeline) -> dict[str, Any]:
 
 
 def _prerank_scorer(p: Pipeline, data: RankingData) -> Scorer | None:
-    from rankdistill.cli.factory import build_scorer
-
     cfg = p.config.labeling.prerank
-    if cfg.scorer == "first-stage":
-        return None
-    if cfg.scorer == "bm25":
-        return build_scorer("bm25", p.device, data)
-    if cfg.scorer == "bi-encoder":
-        return build_scorer(f"bi-encoder:{cfg.model}", p.device, data)
-    return build_scorer(f"student:{cfg.model}", p.device, data)
+    specs = {
+        "first-stage": None,
+        "bm25": "bm25",
+        "bi-encoder": f"bi-encoder:{cfg.model}",
+        "cross-encoder": f"student:{cfg.model}",
+    }
+    spec = specs[cfg.scorer]
+    return None if spec is None else p.scorer(spec, data)
 
 
 def stage_prerank(p: Pipeline) -> dict[str, Any]:
@@ -190,13 +203,14 @@ def stage_label(p: Pipeline) -> dict[str, Any]:
     if p.config.evaluation.teacher_on_dev and p.raw("dev").qrels is not None:
         splits.append("dev")
     out: dict[str, Any] = {}
+    # The RankGPT baseline slides over the first-stage ranking, as in its paper; the
+    # other methods see the pre-ranker's top-K.
+    source = "retrieve" if cfg.method == "slidingwindow" else "prerank"
     for split in splits:
-        data = p.data(split, candidates="prerank")
+        data = p.data(split, candidates=source)
         ranker_scorers = None
         if cfg.method == "ranker":
-            from rankdistill.cli.factory import build_scorer
-
-            ranker_scorers = {m: build_scorer(m, p.device, data) for m in cfg.ranker_models}
+            ranker_scorers = {m: p.scorer(m, data) for m in cfg.ranker_models}
         folder = p.stage_dir("label") / split
         result = run_labeling(data, cfg, folder, prerank_scorer=None, ranker_scorers=ranker_scorers)
         out[split] = {"labels": str(result.labels_path), "stats": result.stats}
@@ -357,7 +371,7 @@ def stage_benchmark(p: Pipeline) -> dict[str, Any]:
             timing = measure_latency(engine, queries)
             rows.append({"system": name, "backend": backend, **timing})
             console.print(
-                f"{name} [{backend}]: {timing['pairs_per_second']:.0f} pairs/s, "
+                f"{name} ({backend}): {timing['pairs_per_second']:.0f} pairs/s, "
                 f"p50 {timing['latency_ms_p50']:.0f} ms/query"
             )
     atomic_write_json(p.stage_dir("benchmark") / "latency.json", rows)
@@ -374,7 +388,7 @@ def write_report(p: Pipeline) -> Path | None:
     if not eval_json.is_file():
         return None
     saved = json.loads(eval_json.read_text(encoding="utf-8"))
-    results = {name: EvalResult.from_dict(r) for name, r in saved["results"].items()}
+    results = {name: EvalResult.from_dict(r) for name, r in saved["runs"].items()}
     runs = {
         name: read_trec_run(p.run_dir / "evaluate" / "runs" / f"{name}.trec") for name in results
     }
