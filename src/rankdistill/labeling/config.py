@@ -61,6 +61,20 @@ class LabelingConfig(BaseModel):
     # RRADistill label construction (reconstructed defaults).
     missing_as_negative: bool = True
     grading: Literal["linear", "reciprocal", "binary"] = "linear"
+    truncated_missing_as_negative: bool = Field(
+        False,
+        description="Also make unlisted documents hard negatives when the answer was cut off "
+        "by the token limit (reconstructed default: no, they get no label).",
+    )
+    shuffle: bool = Field(True, description="Shuffle the 2k shown documents (seeded per query).")
+    listwise_max_new_tokens: int | None = Field(
+        None, description="Token limit of listwise answers; None = backend.max_new_tokens."
+    )
+    # Pointwise baselines.
+    pointwise_select: Literal["top-bottom", "all"] = Field(
+        "top-bottom", description="Judge the pre-ranker's top-k + bottom-k, or all K candidates."
+    )
+    pointwise_max_new_tokens: int = Field(8, description="Token limit of graded 0-3 answers.")
     # RankGPT sliding window.
     window_size: int = 20
     step: int = 10
@@ -72,6 +86,7 @@ class LabelingConfig(BaseModel):
     # "ranker" teachers: a fusion of non-LLM scorers (bi-encoder, BM25, a student...).
     ranker_models: list[str] = Field(default_factory=lambda: ["minilm-l6", "bm25"])
     ranker_fusion: Literal["rrf", "zscore"] = "zscore"
+    rrf_k: int = Field(60, description="k of reciprocal rank fusion, 1 / (k + rank).")
     # Scale-out.
     num_shards: int = 1
     use_ray: bool = False
