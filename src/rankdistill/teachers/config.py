@@ -26,6 +26,15 @@ class CptConfig(BaseModel):
     batch_size: int = 8
     max_length: int = 256
     template: str = "query: {query}\n"
+    # Added by the teacher stage (additive):
+    max_steps: int = Field(-1, description="Stop after this many optimiser steps (-1: epochs).")
+    grad_accum: int = 1
+    min_clicks: int = Field(
+        1, description="Keep (query, document) pairs with at least this many clicks."
+    )
+    merge_adapter: bool = Field(
+        True, description="Also save the LoRA-merged model, so SFT can start from it directly."
+    )
 
 
 class SftConfig(BaseModel):
@@ -41,6 +50,17 @@ class SftConfig(BaseModel):
     group_size: int = 8
     batch_size: int = 2
     max_length: int = 256
+    # Added by the teacher stage (additive):
+    end_token_text: str | None = Field(
+        None, description="End token appended after the document; None: the tokenizer's EOS."
+    )
+    padding_side: Literal["left", "right"] = "right"
+    max_steps: int = Field(-1, description="Stop after this many optimiser steps (-1: epochs).")
+    grad_accum: int = 1
+    targets: Literal["scores", "grades"] = Field(
+        "grades", description="Which LabelRecord field SFT trains on (qrels are grades)."
+    )
+    warmup_ratio: float = 0.0
 
 
 class TeacherConfig(BaseModel):
@@ -56,3 +76,5 @@ class TeacherConfig(BaseModel):
     bf16: bool = Field(True, description="Use bf16 where the device supports it.")
     distributed: Literal["none", "ddp", "deepspeed", "fsdp"] = "none"
     seed: int = 13
+    # Added by the teacher stage (additive):
+    score_k: int | None = Field(None, description="Score only the top-k candidates (None: all).")

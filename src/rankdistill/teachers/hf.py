@@ -1,0 +1,105 @@
+"""Hugging Face plumbing shared by CPT and SFT: LoRA wrapping and Trainer arguments."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from rankdistill.teachers.config import LoraConfig, TeacherConfig
+from rankdistill.utils import resolve_device, supports_bf16
+
+log = logging.getLogger(__name__)
+
+# ZeRO stage 2 with every size left to the HF integration ("auto"): a sensible default
+# for one node; users with other needs pass their own accelerate / DeepSpeed config.
+DEEPSPEED_ZERO2: dict[str, Any] = {
+    "zero_optimization": {"stage": 2, "overlap_comm": True, "contiguous_gradients": True},
+    "bf16": {"enabled": "auto"},
+    "fp16": {"enabled": "auto"},
+    "train_micro_batch_size_per_gpu": "auto",
+    "gradient_accumulation_steps": "auto",
+    "gradient_clipping": "auto",
+}
+
+
+def apply_lora(model: nn.Module, lora: LoraConfig, task_type: str) -> nn.Module:
+    """Wrap ``model`` with LoRA adapters (peft) when ``lora.enabled``, else return it as is."""
+    if not lora.enabled:
+        return model
+    from peft import LoraConfig as PeftLoraConfig
+    from peft import get_peft_model
+
+    peft_config = PeftLoraConfig(
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=lora.target_modules,
+        task_type=task_type,
+    )
+    return get_peft_model(model, peft_config)
+
+
+def distributed_arguments(cfg: TeacherConfig, device: str) -> dict[str, Any]:
+    """TrainingArguments entries for ``cfg.distributed`` (plain training on CPU).
+
+    DDP needs no argument: launching with ``accelerate launch`` / ``torchrun`` is enough.
+    """
+    if cfg.distributed in ("none", "ddp"):
+        return {}
+    if not device.startswith("cuda"):
+        log.warning("distributed=%s needs GPUs; training plainly on %s", cfg.distributed, device)
+        return {}
+    if cfg.distributed == "deepspeed":
+        import importlib.util
+
+        if importlib.util.find_spec("deepspeed") is None:
+            raise RuntimeError("teacher.distributed=deepspeed needs `pip install deepspeed`")
+        return {"deepspeed": DEEPSPEED_ZERO2}
+    return {"fsdp": True, "fsdp_config": {"auto_wrap_policy": "TRANSFORMER_BASED_WRAP"}}
+
+
+def training_arguments(
+    cfg: TeacherConfig,
+    out_dir: Path,
+    device: str,
+    *,
+    learning_rate: float,
+    batch_size: int,
+    epochs: float,
+    max_steps: int,
+    grad_accum: int = 1,
+    warmup_ratio: float = 0.0,
+) -> Any:
+    """``transformers.TrainingArguments`` for one teacher stage (checkpoints off: we save)."""
+    from transformers import TrainingArguments
+
+    device = resolve_device(device)
+    return TrainingArguments(
+        output_dir=str(out_dir / "trainer"),
+        per_device_train_batch_size=batch_size,
+        gradient_accumulation_steps=grad_accum,
+        learning_rate=learning_rate,
+        num_train_epochs=epochs,
+        max_steps=max_steps,
+        # transformers 5 takes a float in [0, 1) here as a ratio of the total steps.
+        warmup_steps=float(warmup_ratio),
+        lr_scheduler_type="linear",
+        logging_steps=1,
+        save_strategy="no",
+        report_to=[],
+        seed=cfg.seed,
+        bf16=cfg.bf16 and supports_bf16(device),
+        use_cpu=device == "cpu",
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+        disable_tqdm=False,
+        **distributed_arguments(cfg, device),
+    )
+
+
+def loss_history(trainer: Any) -> list[float]:
+    """The training losses the Trainer logged, in step order."""
+    return [float(e["loss"]) for e in trainer.state.log_history if "loss" in e]
