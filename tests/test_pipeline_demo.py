@@ -110,3 +110,34 @@ def test_demo_pipeline_kill_and_resume(tmp_path: Path) -> None:
     rows = json.loads((run_dir / "benchmark" / "latency.json").read_text(encoding="utf-8"))
     assert {r["backend"] for r in rows} == {"torch", "onnx-int8"}
     assert all(r["pairs"] == 20 for r in rows)
+
+
+@pytest.mark.slow
+def test_disranker_teacher_stage_feeds_the_student(tmp_path: Path) -> None:
+    """teacher.enabled: ranker labels -> simulated clicks -> CPT -> SFT -> LLM scores -> student."""
+    from rankdistill.cli.pipeline import run_pipeline
+    from rankdistill.config import load_config
+    from rankdistill.labeling.store import read_labels
+
+    overrides = [o for o in REDUCED if not o.startswith(("export.", "benchmark."))] + [
+        "labeling.method=ranker",
+        "labeling.ranker_models=[bm25]",
+        "data.train.max_queries=3",
+        "teacher.enabled=true",
+        "teacher.cpt.max_steps=2",
+        "teacher.cpt.max_length=64",
+        "teacher.sft.max_steps=2",
+        "teacher.sft.max_length=64",
+        "teacher.sft.group_size=4",
+        "teacher.score_k=6",
+        f"output_dir={tmp_path / 'run'}",
+    ]
+    pipeline = run_pipeline(load_config("demo", overrides), until="evaluate")
+    teacher_dir = pipeline.run_dir / "teacher"
+    assert (teacher_dir / "cpt" / "cpt.json").is_file()
+    assert (teacher_dir / "sft" / "teacher.json").is_file()
+    scored = read_labels(teacher_dir / "train-scores.jsonl")
+    assert len(scored) == 3 and all(len(r.scores) == 6 for r in scored)
+    assert all(r.method == "llm-teacher" for r in scored)
+    summary = pipeline.summary("evaluate")
+    assert {"teacher", "0-cross-encoder"} <= set(summary)

@@ -214,7 +214,69 @@ def stage_label(p: Pipeline) -> dict[str, Any]:
         folder = p.stage_dir("label") / split
         result = run_labeling(data, cfg, folder, prerank_scorer=None, ranker_scorers=ranker_scorers)
         out[split] = {"labels": str(result.labels_path), "stats": result.stats}
+    if p.config.teacher.enabled:
+        out["disranker"] = disranker_teacher(p, splits)
     return out
+
+
+def labels_path(p: Pipeline, split: str) -> Path:
+    """The labels students train on: the DisRanker teacher's scores when it is enabled."""
+    if p.config.teacher.enabled:
+        return p.run_dir / "teacher" / f"{split}-scores.jsonl"
+    return p.run_dir / "label" / split / "labels.jsonl"
+
+
+def pseudo_grades(record: LabelRecord) -> dict[str, int]:
+    """0-3 grades from a teacher's labels, to simulate clicks when there is no log.
+
+    Graded labels are rounded; score-only teachers are cut by rank (reconstructed): the
+    top 10% of a query's documents get 3, the next 20% 2, the next 30% 1, the rest 0.
+    """
+    if record.grades:
+        return {d: round(g) for d, g in record.grades.items()}
+    ranked = [d for d, _ in rank_docs(record.scores)]
+    cuts = (0.1, 0.3, 0.6)
+    return {
+        d: 3 - sum(i >= c * len(ranked) for c in cuts) for i, d in enumerate(ranked)
+    }
+
+
+def disranker_teacher(p: Pipeline, splits: list[str]) -> dict[str, Any]:
+    """DisRanker: CPT on clicks, SFT on the labels just made, then score every candidate.
+
+    Clicks come from ``data.clicks`` or, without a log, are simulated from the teacher's
+    grades over the pre-ranked training candidates (a position-based click model). Each
+    step's output is kept, so a rerun resumes after the last finished one.
+    """
+    from rankdistill.data.clicks import read_click_log, simulate_clicks
+    from rankdistill.labeling.store import read_labels
+    from rankdistill.teachers.cpt import build_cpt_examples, run_cpt
+    from rankdistill.teachers.scoring import score_pairs
+    from rankdistill.teachers.sft import LLMTeacherScorer, run_sft
+
+    cfg = p.config.teacher
+    folder = p.stage_dir("teacher")
+    train = p.data("train", candidates="prerank")
+    labels = read_labels(p.run_dir / "label" / "train" / "labels.jsonl")
+    init = None
+    if cfg.cpt.enabled:
+        init = folder / "cpt"
+        if not (init / "cpt.json").is_file():
+            if p.config.data.clicks:
+                clicks = read_click_log(p.base_dir / p.config.data.clicks)
+            else:
+                grades = {r.qid: pseudo_grades(r) for r in labels}
+                pseudo = RankingData(train.queries, train.corpus, train.candidates, grades)
+                clicks = simulate_clicks(pseudo, train.candidates, seed=cfg.seed)
+            run_cpt(cfg, build_cpt_examples(clicks, train.corpus), init, device=p.device)
+    sft_dir = folder / "sft"
+    if not (sft_dir / "teacher.json").is_file():
+        run_sft(cfg, labels, train, sft_dir, init=init, device=p.device)
+    scorer = LLMTeacherScorer.from_dir(sft_dir, device=p.device, batch_size=cfg.score_batch_size)
+    for split in splits:
+        data = p.data(split, candidates="prerank")
+        score_pairs(scorer, data, labels_path(p, split), k=cfg.score_k, teacher=scorer.name)
+    return {"cpt": str(init) if init else None, "sft": str(sft_dir)}
 
 
 def teacher_run(records: list[LabelRecord], prerank: Run) -> Run:
@@ -269,7 +331,7 @@ def stage_train(p: Pipeline) -> dict[str, Any]:
     from rankdistill.labeling.store import read_labels
     from rankdistill.training.trainer import train_student
 
-    labels = read_labels(p.run_dir / "label" / "train" / "labels.jsonl")
+    labels = read_labels(labels_path(p, "train"))
     data = p.data("train")
     evaluate = dev_evaluator(p) if p.raw("dev").qrels is not None else None
     trained = {}
@@ -309,7 +371,7 @@ def stage_evaluate(p: Pipeline) -> dict[str, Any]:
         "first-stage": read_trec_run(p.run_dir / "retrieve" / "dev.trec"),
         "pre-ranker": prerank,
     }
-    dev_labels = p.run_dir / "label" / "dev" / "labels.jsonl"
+    dev_labels = labels_path(p, "dev")
     if dev_labels.is_file():
         runs[TEACHER] = teacher_run(read_labels(dev_labels), prerank)
     for name, model_dir in _student_dirs(p).items():
@@ -378,6 +440,19 @@ def stage_benchmark(p: Pipeline) -> dict[str, Any]:
     return {"rows": rows}
 
 
+def describe_teacher(config: RunConfig) -> str:
+    """One line naming the teacher that produced the training labels."""
+    lab = config.labeling
+    if lab.method == "ranker":
+        text = f"a {lab.ranker_fusion} fusion of {', '.join(lab.ranker_models)} (method: ranker)"
+    else:
+        text = f"{lab.method} labels from {lab.backend.kind}:{lab.backend.model}"
+    if config.teacher.enabled:
+        cpt = "CPT + " if config.teacher.cpt.enabled else ""
+        text += f", then the DisRanker teacher ({cpt}SFT of {config.teacher.model}) scores"
+    return text
+
+
 def write_report(p: Pipeline) -> Path | None:
     """report.md + report.html from whatever stages have finished."""
     from rankdistill.data.trec import read_trec_run
@@ -417,9 +492,8 @@ def write_report(p: Pipeline) -> Path | None:
         latency=latency or None,
         config_yaml=dump_config(p.config),
         notes=[
-            f"Teacher: {p.config.labeling.method} labels from {p.config.labeling.backend.kind}:"
-            f"{p.config.labeling.backend.model}; evaluated on dev by re-ordering the pre-ranker's "
-            "candidates it was shown (see `teacher_run`).",
+            f"Teacher: {describe_teacher(p.config)}. On dev it re-orders the pre-ranker's "
+            "candidates it was shown (`rankdistill.cli.pipeline.teacher_run`).",
         ],
     )
     paths = build_run_report(inputs, p.run_dir)
