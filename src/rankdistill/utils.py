@@ -9,6 +9,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from rankdistill.data.errors import DataFormatError
+
 
 def resolve_device(device: str = "auto") -> str:
     """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``; anything else unchanged."""
@@ -66,7 +68,8 @@ def append_jsonl(path: str | Path, row: dict[str, Any]) -> None:
 
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield ``(line_number, object)``; a bad line raises naming the file and line.
+    """Yield ``(line_number, object)``; a bad line raises :class:`DataFormatError` (a
+    ``ValueError``) naming the file and line.
 
     A final line without its newline is a write cut short by a kill: it is skipped, so a
     resumed run redoes that item instead of failing.
@@ -82,7 +85,9 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
         except json.JSONDecodeError as exc:
             if lineno == len(lines) and not line.endswith("\n"):
                 return
-            raise ValueError(f"{path}:{lineno}: invalid JSON: {exc.msg}") from exc
+            raise DataFormatError(path, f"invalid JSON: {exc.msg}", line=lineno) from exc
         if not isinstance(obj, dict):
-            raise ValueError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
+            raise DataFormatError(
+                path, f"expected a JSON object, got {type(obj).__name__}", line=lineno
+            )
         yield lineno, obj

@@ -8,6 +8,8 @@ does (``--format`` plus the paths that format needs), through
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal, get_args
 
@@ -70,6 +72,16 @@ HEAD_WORDS_OPT = typer.Option(
 )
 
 
+@contextmanager
+def _exit_on(*errors: type[Exception]) -> Iterator[None]:
+    """Turn the given errors into a red ``error: ...`` line and exit status 2."""
+    try:
+        yield
+    except errors as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from exc
+
+
 def _load(
     fmt: str,
     path: str | None,
@@ -96,11 +108,8 @@ def _load(
         max_queries=max_queries,
         query_log=query_log,
     )
-    try:
+    with _exit_on(ValueError, FileNotFoundError, ImportError):
         return load_dataset(spec, base_dir=Path.cwd())
-    except (ValueError, FileNotFoundError, ImportError) as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from exc
 
 
 def _selection(
@@ -149,11 +158,8 @@ def convert(
     from rankdistill.data.loading import write_dataset
 
     data = _load(fmt, path, candidates, queries, corpus, qrels, split, max_queries, query_log)
-    try:
+    with _exit_on(ValueError):
         written = write_dataset(data, to, out, k)
-    except ValueError as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from exc
     for file in written:
         typer.echo(str(file))
 
@@ -183,11 +189,8 @@ def stats(
 
     data = _load(fmt, path, candidates, queries, corpus, qrels, split, max_queries, query_log)
     cfg = _selection(by, head_percentile, tail_percentile, tail_min_words, head_max_words)
-    try:
+    with _exit_on(ValueError):
         result = dataset_stats(data, cfg)
-    except ValueError as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from exc
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
@@ -255,11 +258,8 @@ def select(
         head_max_words,
         list(keep) if keep else None,
     )
-    try:
+    with _exit_on(ValueError):
         everything = select_queries(data.queries, cfg.model_copy(update={"enabled": False}))
-    except ValueError as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from exc
     kept = {q: v for q, v in everything.items() if v.segment in cfg.keep_segments}
     write_queries_jsonl(kept, out)
     counts = Counter(q.segment for q in everything.values())
@@ -303,7 +303,7 @@ def simulate_clicks_command(
     from rankdistill.data.loading import read_run
 
     data = _load(fmt, path, candidates, queries, corpus, qrels, split, max_queries, query_log)
-    try:
+    with _exit_on(ValueError, FileNotFoundError):
         ranking = None if run is None else read_run(run)
         records = simulate_clicks(
             data,
@@ -315,9 +315,6 @@ def simulate_clicks_command(
             eta=eta,
             progress=True,
         )
-    except (ValueError, FileNotFoundError) as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from exc
     write_click_log(records, out)
     clicks = sum(r.clicks for r in records)
     impressions = sum(r.impressions for r in records)

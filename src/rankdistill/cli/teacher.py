@@ -105,6 +105,7 @@ FORMAT_OPT = typer.Option(
 QRELS_OPT = typer.Option(None, "--qrels", help="Graded qrels for --data (JSON or TREC).")
 MAXQ_OPT = typer.Option(None, "--max-queries", help="Use only the first N queries (smoke runs).")
 DEVICE_OPT = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:1, ...")
+MAX_STEPS_OPT = typer.Option(None, "--max-steps", help="Stop after N steps.")
 
 
 @teacher_app.command("cpt")
@@ -123,7 +124,7 @@ def cpt(
     ),
     sessions: int = typer.Option(50, "--sessions", help="Simulated sessions per query."),
     max_queries: int | None = MAXQ_OPT,
-    max_steps: int | None = typer.Option(None, "--max-steps", help="Stop after N steps."),
+    max_steps: int | None = MAX_STEPS_OPT,
     config: str | None = CONFIG_OPT,
     overrides: list[str] = SET_OPT,
     device: str = DEVICE_OPT,
@@ -171,7 +172,7 @@ def sft(
     ),
     cpt_dir: Path | None = typer.Option(None, "--cpt", help="Start from this CPT output folder."),
     max_queries: int | None = MAXQ_OPT,
-    max_steps: int | None = typer.Option(None, "--max-steps", help="Stop after N steps."),
+    max_steps: int | None = MAX_STEPS_OPT,
     config: str | None = CONFIG_OPT,
     overrides: list[str] = SET_OPT,
     device: str = DEVICE_OPT,

@@ -28,13 +28,14 @@ SIGNIFICANT_MARK = "†"
 Comparisons = Mapping[str, Mapping[str, TestResult]]
 
 
-def _fmt(value: float | None, digits: int = 4) -> str:
+def format_metric(value: float | None) -> str:
+    """A metric value with 4 decimals; ``–`` for a missing or undefined value."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
-    return f"{value:.{digits}f}"
+    return f"{value:.4f}"
 
 
-def _metrics_of(results: Mapping[str, EvalResult]) -> list[str]:
+def metrics_of(results: Mapping[str, EvalResult]) -> list[str]:
     """Union of the runs' metrics, first-seen order."""
     seen: dict[str, None] = {}
     for result in results.values():
@@ -46,7 +47,7 @@ def _metrics_of(results: Mapping[str, EvalResult]) -> list[str]:
 def _cell(
     name: str, metric: str, result: EvalResult, comparisons: Comparisons | None, alpha: float
 ) -> str:
-    text = _fmt(result.aggregate.get(metric))
+    text = format_metric(result.aggregate.get(metric))
     test = (comparisons or {}).get(name, {}).get(metric)
     if test is not None and not math.isnan(test.p_value) and test.p_value < alpha:
         text += SIGNIFICANT_MARK
@@ -59,7 +60,7 @@ def results_rows(
     alpha: float = DEFAULT_ALPHA,
 ) -> tuple[list[str], list[list[str]]]:
     """(header, rows) of the main table: one row per system, one column per metric."""
-    metrics = _metrics_of(results)
+    metrics = metrics_of(results)
     header = ["system", "queries", *metrics]
     rows = [
         [name, str(result.num_queries)]
@@ -114,17 +115,18 @@ def render_markdown(
             "(paired test over common queries).\n"
         )
         parts.append(f"\n## p-values vs `{baseline}`\n\n")
-        metrics = _metrics_of(results)
+        metrics = metrics_of(results)
         p_rows = [
-            [name] + [_fmt(tests[m].p_value) if m in tests else "–" for m in metrics]
+            [name] + [format_metric(tests[m].p_value) if m in tests else "–" for m in metrics]
             for name, tests in comparisons.items()
         ]
         parts.append(_markdown_table(["system", *metrics], p_rows))
     if segment_tables:
         parts.append("\n## Per segment\n")
-        metrics = _metrics_of(results)
+        metrics = metrics_of(results)
         seg_rows = [
-            [name, segment, str(int(row[NUM_QUERIES_KEY]))] + [_fmt(row.get(m)) for m in metrics]
+            [name, segment, str(int(row[NUM_QUERIES_KEY]))]
+            + [format_metric(row.get(m)) for m in metrics]
             for name, table in segment_tables.items()
             for segment, row in table.items()
         ]
@@ -201,7 +203,7 @@ def write_eval_outputs(
         ),
     }
     if plots and segment_tables:
-        for metric in _metrics_of(results):
+        for metric in metrics_of(results):
             safe = "".join(c if c.isalnum() else "_" for c in metric).strip("_")
             paths[f"segments:{metric}"] = plot_segments(
                 segment_tables, metric, out / f"segments_{safe}.png"

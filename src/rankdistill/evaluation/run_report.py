@@ -34,6 +34,8 @@ from rankdistill.evaluation.metrics import EvalResult
 from rankdistill.evaluation.report import (
     DEFAULT_ALPHA,
     SIGNIFICANT_MARK,
+    format_metric,
+    metrics_of,
     results_rows,
 )
 from rankdistill.evaluation.segments import (
@@ -167,13 +169,6 @@ def omitted(what: str, reason: str) -> Paragraph:
 
 
 # --------------------------------------------------------------------------- formatting
-def format_metric(value: float | None) -> str:
-    """A metric value with 4 decimals; ``–`` for a missing or undefined value."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    return f"{value:.4f}"
-
-
 def format_p_value(p: float) -> str:
     if math.isnan(p):
         return "–"
@@ -314,7 +309,7 @@ def _grouped_section(
     if not tables:
         reason = f"none of the evaluated queries has a {column}"
         return Section(title, [omitted(f"The {column} table", reason)])
-    metrics = _all_metrics(inputs.results)
+    metrics = metrics_of(inputs.results)
     rows = _segment_rows(tables, metrics)
     blocks: list[Block] = [Table(["system", column, "queries", *metrics], rows, labels=2)]
     quality = _quality_metric(inputs)
@@ -325,14 +320,6 @@ def _grouped_section(
         )
         blocks.append(_figure(figure_path, out_dir, plot_title))
     return Section(title, blocks)
-
-
-def _all_metrics(results: Mapping[str, EvalResult]) -> list[str]:
-    seen: dict[str, None] = {}
-    for result in results.values():
-        for metric in result.metrics or list(result.aggregate):
-            seen.setdefault(metric)
-    return list(seen)
 
 
 def _segments_section(inputs: ReportInputs, fig_dir: Path, out_dir: Path) -> Section:

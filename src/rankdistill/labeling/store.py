@@ -16,7 +16,7 @@ from typing import Any
 
 from rankdistill.data.errors import DataFormatError
 from rankdistill.data.records import LabelRecord
-from rankdistill.utils import append_jsonl
+from rankdistill.utils import append_jsonl, iter_jsonl
 
 _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "qid": str,
@@ -67,22 +67,8 @@ def record_from_dict(obj: dict[str, Any], path: str | Path, line: int) -> LabelR
 
 def iter_labels(path: str | Path) -> Iterator[tuple[int, LabelRecord]]:
     """``(line_number, record)`` pairs; a final line cut short by a kill is skipped."""
-    path = Path(path)
-    with path.open(encoding="utf-8") as fh:
-        lines = fh.readlines()
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            if lineno == len(lines) and not line.endswith("\n"):
-                return  # interrupted write: the resumed run labels this query again
-            raise DataFormatError(path, f"invalid JSON: {exc.msg}", line=lineno) from exc
-        if not isinstance(obj, dict):
-            raise DataFormatError(
-                path, f"expected a JSON object, got {type(obj).__name__}", line=lineno
-            )
+    # iter_jsonl drops that cut-short line, so the resumed run labels its query again.
+    for lineno, obj in iter_jsonl(path):
         yield lineno, record_from_dict(obj, path, lineno)
 
 

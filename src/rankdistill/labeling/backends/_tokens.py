@@ -11,7 +11,8 @@ instead would under-count a model that splits its mass between the two spellings
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 # Encodes text to token ids without adding special tokens.
 Encoder = Callable[[str], list[int]]
@@ -55,3 +56,23 @@ def candidate_variant_table(
 ) -> dict[str, list[int]]:
     """``candidate -> [first-token ids]`` for every candidate."""
     return {c: candidate_token_variants(c, encode, decode) for c in candidates}
+
+
+def hf_candidate_variant_table(tokenizer: Any, candidates: Sequence[str]) -> dict[str, list[int]]:
+    """:func:`candidate_variant_table` through a Hugging Face tokenizer (no special tokens)."""
+    return candidate_variant_table(
+        candidates,
+        lambda text: list(tokenizer(text, add_special_tokens=False)["input_ids"]),
+        lambda token_id: tokenizer.decode([token_id]),
+    )
+
+
+def variant_logprobs(
+    variants: Mapping[str, Sequence[int]], logprobs: Any
+) -> dict[str, float]:
+    """``candidate -> logsumexp`` of its variants' log-probabilities.
+
+    ``logprobs`` is anything indexed by token id (a vocabulary-sized array or tensor row,
+    or a ``{token_id: logprob}`` dict).
+    """
+    return {c: logsumexp([float(logprobs[t]) for t in ids]) for c, ids in variants.items()}

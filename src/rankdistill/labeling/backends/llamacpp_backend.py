@@ -16,7 +16,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from rankdistill.labeling.backends._tokens import candidate_variant_table, logsumexp
+from rankdistill.labeling.backends._tokens import candidate_variant_table, variant_logprobs
 from rankdistill.labeling.backends.base import ChatMessages, Generation, TokenScores
 from rankdistill.labeling.backends.errors import BackendError, BackendNotInstalledError
 from rankdistill.labeling.config import BackendConfig
@@ -144,10 +144,7 @@ class LlamaCppBackend:
             logprobs = self._last_position_logprobs(tokens)
             results.append(
                 TokenScores(
-                    logprobs={
-                        c: logsumexp([float(logprobs[t]) for t in ids])
-                        for c, ids in variants.items()
-                    },
+                    logprobs=variant_logprobs(variants, logprobs),
                     prompt_tokens=len(tokens),
                 )
             )

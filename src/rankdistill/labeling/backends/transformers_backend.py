@@ -13,7 +13,10 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from rankdistill.labeling.backends._tokens import candidate_variant_table, logsumexp
+from rankdistill.labeling.backends._tokens import (
+    hf_candidate_variant_table,
+    variant_logprobs,
+)
 from rankdistill.labeling.backends.base import ChatMessages, Generation, TokenScores
 from rankdistill.labeling.backends.errors import BackendError
 from rankdistill.labeling.config import BackendConfig
@@ -171,21 +174,14 @@ class TransformersBackend:
         """
         from tqdm.auto import tqdm
 
-        variants = candidate_variant_table(
-            candidates,
-            lambda text: self.tokenizer(text, add_special_tokens=False)["input_ids"],
-            lambda token_id: self.tokenizer.decode([token_id]),
-        )
+        variants = hf_candidate_variant_table(self.tokenizer, candidates)
         results: list[TokenScores | None] = [None] * len(prompts)
         batches = self._batches(prompts)
         for batch in tqdm(batches, desc="next-token", leave=False, disable=len(batches) <= 1):
             rows = self._next_token_logprob_rows([prompts[i] for i in batch])
             for index, (logprobs, n_prompt) in zip(batch, rows, strict=True):
                 results[index] = TokenScores(
-                    logprobs={
-                        c: logsumexp([float(logprobs[t]) for t in ids])
-                        for c, ids in variants.items()
-                    },
+                    logprobs=variant_logprobs(variants, logprobs),
                     prompt_tokens=n_prompt,
                 )
         return [r for r in results if r is not None]

@@ -17,7 +17,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rankdistill.labeling.backends._tokens import candidate_variant_table, logsumexp
+from rankdistill.labeling.backends._tokens import (
+    hf_candidate_variant_table,
+    variant_logprobs,
+)
 from rankdistill.labeling.backends.base import ChatMessages, Generation, TokenScores
 from rankdistill.labeling.backends.errors import BackendNotInstalledError
 from rankdistill.labeling.config import BackendConfig
@@ -99,11 +102,7 @@ class VLLMBackend:
         A candidate's value is the logsumexp over its first-token variants (``"Yes"`` and
         ``" Yes"``), i.e. the log of their summed probability (see ``_tokens``).
         """
-        variants = candidate_variant_table(
-            candidates,
-            lambda text: list(self.tokenizer(text, add_special_tokens=False)["input_ids"]),
-            lambda token_id: self.tokenizer.decode([token_id]),
-        )
+        variants = hf_candidate_variant_table(self.tokenizer, candidates)
         token_ids = sorted({t for ids in variants.values() for t in ids})
         prompt_ids = [self._prompt_ids(m) for m in prompts]
         inputs = [{"prompt_token_ids": [*ids, t]} for ids in prompt_ids for t in token_ids]
@@ -118,7 +117,7 @@ class VLLMBackend:
                 scored[token] = outputs[p * len(token_ids) + k].prompt_logprobs[-1][token].logprob
             results.append(
                 TokenScores(
-                    logprobs={c: logsumexp([scored[t] for t in v]) for c, v in variants.items()},
+                    logprobs=variant_logprobs(variants, scored),
                     prompt_tokens=len(ids),
                 )
             )
