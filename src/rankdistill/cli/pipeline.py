@@ -152,13 +152,15 @@ def stage_retrieve(p: Pipeline) -> dict[str, Any]:
                 raise ValueError(
                     f"data.{split} has no candidates; set retrieval.method=bm25 to retrieve them"
                 )
-            run = {
-                q: {d.docid: d.score for d in data.candidate_list(q, cfg.k).docs}
-                for q in data.candidates
-            }
+            run = top_k_run(data, cfg.k)
         write_trec_run(run, out / f"{split}.trec", tag=f"first-stage-{cfg.method}")
         sizes[split] = len(run)
     return {"queries": sizes, "method": cfg.method, "k": cfg.k}
+
+
+def top_k_run(data: RankingData, k: int) -> Run:
+    """The data's own candidates, cut to the top ``k`` of each query."""
+    return {q: {d.docid: d.score for d in data.candidate_list(q, k).docs} for q in data.candidates}
 
 
 def _prerank_scorer(p: Pipeline, data: RankingData) -> Scorer | None:
@@ -183,13 +185,7 @@ def stage_prerank(p: Pipeline) -> dict[str, Any]:
     for split, k in (("train", cfg.candidates), ("dev", p.config.retrieval.k)):
         data = p.data(split)
         scorer = _prerank_scorer(p, data)
-        if scorer is None:
-            run = {
-                q: {d.docid: d.score for d in data.candidate_list(q, k).docs}
-                for q in data.candidates
-            }
-        else:
-            run = rerank_run(scorer, data, k=k)
+        run = top_k_run(data, k) if scorer is None else rerank_run(scorer, data, k=k)
         write_trec_run(run, out / f"{split}.trec", tag=f"prerank-{cfg.scorer}")
     return {"scorer": cfg.scorer, "model": cfg.model, "train_candidates": cfg.candidates}
 
@@ -444,7 +440,10 @@ def describe_teacher(config: RunConfig) -> str:
     """One line naming the teacher that produced the training labels."""
     lab = config.labeling
     if lab.method == "ranker":
-        text = f"a {lab.ranker_fusion} fusion of {', '.join(lab.ranker_models)} (method: ranker)"
+        models = ", ".join(lab.ranker_models)
+        several = len(lab.ranker_models) > 1
+        fused = f"a {lab.ranker_fusion} fusion of {models}" if several else models
+        text = f"{fused} as a ranker teacher"
     else:
         text = f"{lab.method} labels from {lab.backend.kind}:{lab.backend.model}"
     if config.teacher.enabled:
