@@ -291,8 +291,14 @@ def test_ranker_teacher_fuses_real_scorers() -> None:
             expected[CANDIDATES[i][0]] += 1 / (60 + rank)
     assert rrf.scores == pytest.approx(expected)
 
+    # A single scorer is standardised per query (z-score), its raw scores kept aside.
     single = RankerTeacher({"bm25": scorers["bm25"]}).label_query(QUERY, CANDIDATES, CORPUS)
-    assert [single.scores[d] for d, _ in CANDIDATES] == pytest.approx(raw["bm25"].tolist())
+    bm25 = raw["bm25"]
+    standard = (bm25 - bm25.mean()) / bm25.std()
+    assert [single.scores[d] for d, _ in CANDIDATES] == pytest.approx(standard.tolist())
+    assert [single.extra["scorer_scores"]["bm25"][d] for d, _ in CANDIDATES] == pytest.approx(
+        bm25.tolist()
+    )
 
 
 def test_fusions_on_hand_computed_values() -> None:

@@ -84,10 +84,11 @@ class RankerTeacher:
         for name, scorer in self.scorers.items():
             scores = scorer.score(query.text, texts) if texts else []
             per_scorer[name] = {d: float(s) for d, s in zip(docids, scores, strict=True)}
-        if len(per_scorer) == 1:
-            fused = next(iter(per_scorer.values()))
-        else:
-            fused = FUSIONS[self.fusion](list(per_scorer.values()), rrf_k=self.rrf_k)
+        # A single scorer goes through the fusion too (z-score: standardised per query), so
+        # students' score-matching losses see targets on one scale whatever the scorer:
+        # raw cosine similarities spread over ~0.2 and give point/margin-MSE almost no
+        # gradient. The raw scores stay in extra["scorer_scores"].
+        fused = FUSIONS[self.fusion](list(per_scorer.values()), rrf_k=self.rrf_k)
         return LabelRecord(
             qid=query.qid,
             query=query.text,
