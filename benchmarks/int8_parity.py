@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DL2020 = ROOT.parent / "shared" / "data" / "trec-dl-2020"
+from _dl2020 import RESULTS, load_dl2020
+
 BACKENDS = ("torch", "onnx", "onnx-int8")
 
 
@@ -29,21 +28,15 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="Intra-op threads.")
     parser.add_argument("--metrics", nargs="+", default=["nDCG@10", "RR(rel=2)@10", "PNR"])
     parser.add_argument("--out", type=Path,
-                        default=ROOT / "benchmarks" / "results" / "int8_parity.json")
+                        default=RESULTS / "int8_parity.json")
     args = parser.parse_args()
-    if not (DL2020 / "bm25-top100.json").is_file():
-        sys.exit(f"TREC DL 2020 not found at {DL2020}: this benchmark needs ../shared/data")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    data, qrels = load_dl2020()
 
-    from rankdistill.data.qrels import read_qrels
-    from rankdistill.data.rankllm import read_rankllm
     from rankdistill.evaluation.metrics import evaluate_run
     from rankdistill.scoring import rerank_run
     from rankdistill.serving.engine import Reranker
     from rankdistill.serving.export import export_model
 
-    data = read_rankllm(DL2020 / "bm25-top100.json")
-    qrels = read_qrels(DL2020 / "qrels.json")
     runs = {}
     with tempfile.TemporaryDirectory(prefix="rankdistill-parity-") as tmp:
         paths = {"torch": str(args.model_dir)}

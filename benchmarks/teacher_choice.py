@@ -12,33 +12,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DL2020 = ROOT.parent / "shared" / "data" / "trec-dl-2020"
+from _dl2020 import RESULTS, load_dl2020
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--metrics", nargs="+", default=["nDCG@10", "RR(rel=2)@10", "PNR"])
     parser.add_argument("--out", type=Path,
-                        default=ROOT / "benchmarks" / "results" / "teacher_choice.json")
+                        default=RESULTS / "teacher_choice.json")
     args = parser.parse_args()
-    if not (DL2020 / "bm25-top100.json").is_file():
-        sys.exit(f"TREC DL 2020 not found at {DL2020}: this benchmark needs ../shared/data")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    data, qrels = load_dl2020()
 
-    from rankdistill.data.qrels import read_qrels
-    from rankdistill.data.rankllm import read_rankllm
     from rankdistill.evaluation.metrics import evaluate_run
     from rankdistill.labeling.methods.ranker import rrf_fusion, zscore_fusion
     from rankdistill.retrieval.dense import BiEncoderScorer
     from rankdistill.scoring import rerank_run
 
-    data = read_rankllm(DL2020 / "bm25-top100.json")
-    qrels = read_qrels(DL2020 / "qrels.json")
     bm25 = data.candidates
     bi = rerank_run(BiEncoderScorer("minilm-l6", device="cpu"), data, k=100)
     runs = {
