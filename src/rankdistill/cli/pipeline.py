@@ -215,11 +215,16 @@ def stage_label(p: Pipeline) -> dict[str, Any]:
     return out
 
 
+def method_labels_path(p: Pipeline, split: str) -> Path:
+    """Where the configured labelling method writes a split's labels."""
+    return p.run_dir / "label" / split / "labels.jsonl"
+
+
 def labels_path(p: Pipeline, split: str) -> Path:
     """The labels students train on: the DisRanker teacher's scores when it is enabled."""
     if p.config.teacher.enabled:
         return p.run_dir / "teacher" / f"{split}-scores.jsonl"
-    return p.run_dir / "label" / split / "labels.jsonl"
+    return method_labels_path(p, split)
 
 
 def pseudo_grades(record: LabelRecord) -> dict[str, int]:
@@ -253,7 +258,7 @@ def disranker_teacher(p: Pipeline, splits: list[str]) -> dict[str, Any]:
     cfg = p.config.teacher
     folder = p.stage_dir("teacher")
     train = p.data("train", candidates="prerank")
-    labels = read_labels(p.run_dir / "label" / "train" / "labels.jsonl")
+    labels = read_labels(method_labels_path(p, "train"))
     init = None
     if cfg.cpt.enabled:
         init = folder / "cpt"
