@@ -13,6 +13,7 @@ from rankdistill.training.data import (
     QueryGroupDataset,
     build_query_groups,
     cut_group,
+    groups_needed,
 )
 
 CORPUS = {f"d{i}": Document(f"d{i}", f"passage number {i}") for i in range(30)}
@@ -88,6 +89,37 @@ def test_cut_keeps_the_best_and_a_seeded_mix() -> None:
     assert any(o != kept for o in others)  # the random part depends on the seed
     assert cut_group(docs, 8, 1, "q", "first") == docs[:8]
     assert cut_group(docs[:5], 8, 1, "q", "top-and-random") == docs[:5]
+
+
+def test_cuts_of_one_query_cover_every_document() -> None:
+    docs = [(f"d{i}", float(i % 7)) for i in range(20)]
+    # group 8 keeps the 2 best, so 18 others in slices of 6: 3 cuts show every document
+    assert groups_needed(20, 8, "top-and-random") == 3
+    assert groups_needed(8, 8, "top-and-random") == 1
+    assert groups_needed(20, 8, "first") == 1
+    cuts = [cut_group(docs, 8, 1, "q", "top-and-random", index=k) for k in range(3)]
+    shown = [{d for d, _ in cut} for cut in cuts]
+    assert all({"d6", "d13"} <= s and len(s) == 8 for s in shown)
+    assert set.union(*shown) == {d for d, _ in docs}
+    others = [s - {"d6", "d13"} for s in shown]
+    assert not (others[0] & others[1]) and not (others[1] & others[2])  # disjoint slices
+
+
+def test_groups_per_query_zero_covers_and_never_repeats() -> None:
+    record = listwise("q", [f"d{j}" for j in range(20)], ["d0", "d1"])
+    covered = build_query_groups(
+        [record], CORPUS, group_size=8, targets="grades", groups_per_query=0
+    )
+    assert len(covered) == 3
+    assert set().union(*(g.docids for g in covered)) == {f"d{j}" for j in range(20)}
+    capped = build_query_groups(
+        [record], CORPUS, group_size=8, targets="grades", groups_per_query=9
+    )
+    assert [g.docids for g in capped] == [g.docids for g in covered]
+    small = listwise("s", ["d0", "d1", "d2"], ["d0"])
+    assert len(build_query_groups([small], CORPUS, group_size=8, groups_per_query=4)) == 1
+    with pytest.raises(ValueError, match="groups_per_query"):
+        build_query_groups([record], CORPUS, groups_per_query=-1)
 
 
 def test_groups_do_not_depend_on_label_order() -> None:

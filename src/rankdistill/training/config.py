@@ -83,6 +83,15 @@ class StudentTrainConfig(BaseModel):
             "target plus a seeded random sample of the rest (reconstructed), or the first ones."
         ),
     )
+    groups_per_query: int = Field(
+        1,
+        ge=0,
+        description=(
+            "Groups cut from each query per epoch, each with the query's best documents and "
+            "a different slice of the rest; 0: as many as it takes to show every labelled "
+            "document once per epoch."
+        ),
+    )
     tcl: TcLConfig = Field(default_factory=TcLConfig)
     rra_gpt: RraGptConfig = Field(default_factory=RraGptConfig)
 

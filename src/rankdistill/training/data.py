@@ -78,15 +78,39 @@ def _rng(seed: int, qid: str) -> random.Random:
     return random.Random(int.from_bytes(digest[:8], "big"))
 
 
+def _top_and_rest(docs: list[tuple[str, float]], group_size: int) -> tuple[list[int], list[int]]:
+    """Positions of the best ``ceil(TOP_SHARE * group_size)`` by target, and of the rest."""
+    n_top = max(1, math.ceil(TOP_SHARE * group_size))
+    by_target = sorted(range(len(docs)), key=lambda i: -docs[i][1])  # stable for ties
+    top = by_target[:n_top]
+    chosen = set(top)
+    return top, [i for i in range(len(docs)) if i not in chosen]
+
+
+def groups_needed(n_docs: int, group_size: int, sampling: Sampling) -> int:
+    """How many cuts of one query show each of its ``n_docs`` documents at least once."""
+    if n_docs <= group_size or sampling == "first":
+        return 1
+    n_top = max(1, math.ceil(TOP_SHARE * group_size))
+    return math.ceil((n_docs - n_top) / (group_size - n_top)) if group_size > n_top else 1
+
+
 def cut_group(
-    docs: list[tuple[str, float]], group_size: int, seed: int, qid: str, sampling: Sampling
+    docs: list[tuple[str, float]],
+    group_size: int,
+    seed: int,
+    qid: str,
+    sampling: Sampling,
+    index: int = 0,
 ) -> list[tuple[str, float]]:
     """At most ``group_size`` documents, deterministically.
 
     ``top-and-random`` (reconstructed): the best ``ceil(TOP_SHARE * group_size)`` by
-    target, then a seeded random sample of the rest, which mixes hard negatives
-    (missing / low-graded documents) with middling ones. ``first``: the first ones in
-    label order. The kept documents stay in their original order.
+    target, then a slice of a seeded permutation of the rest, which mixes hard negatives
+    (missing / low-graded documents) with middling ones. Cut ``index`` k takes the k-th
+    slice (wrapping around), so cuts 0..k of one query share their top documents and
+    show different others. ``first``: the first ones in label order. The kept documents
+    stay in their original order.
     """
     if len(docs) <= group_size:
         return docs
@@ -94,12 +118,12 @@ def cut_group(
         return docs[:group_size]
     if sampling != "top-and-random":
         raise ValueError(f"unknown sampling {sampling!r}; use 'top-and-random' or 'first'")
-    n_top = max(1, math.ceil(TOP_SHARE * group_size))
-    by_target = sorted(range(len(docs)), key=lambda i: -docs[i][1])  # stable for ties
-    keep = set(by_target[:n_top])
-    rest = [i for i in range(len(docs)) if i not in keep]
-    keep.update(_rng(seed, qid).sample(rest, group_size - len(keep)))
-    return [docs[i] for i in sorted(keep)]
+    top, rest = _top_and_rest(docs, group_size)
+    _rng(seed, qid).shuffle(rest)
+    room = group_size - len(top)
+    start = (index * room) % len(rest) if rest else 0
+    others = (rest[start:] + rest[:start])[:room]
+    return [docs[i] for i in sorted({*top, *others})]
 
 
 def build_query_groups(
@@ -110,8 +134,12 @@ def build_query_groups(
     targets: Targets = "scores",
     seed: int = 13,
     sampling: Sampling = "top-and-random",
+    groups_per_query: int = 1,
 ) -> list[QueryGroup]:
-    """One :class:`QueryGroup` per labelled query (queries without any target are skipped).
+    """``groups_per_query`` :class:`QueryGroup` s per labelled query (queries without any
+    target are skipped); 0 gives each query as many as it takes to show every labelled
+    document once (:func:`groups_needed`), which is also the most it ever gets: a query
+    with no more than ``group_size`` documents has one group.
 
     The query text comes from ``queries`` when it has the qid, else from the record.
     A labelled document absent from ``corpus`` raises :class:`DataFormatError`.
@@ -119,38 +147,50 @@ def build_query_groups(
     if group_size < 1:
         raise ValueError(f"group_size must be >= 1, got {group_size}")
     groups: list[QueryGroup] = []
+    if groups_per_query < 0:
+        raise ValueError(f"groups_per_query must be >= 0, got {groups_per_query}")
     for record in labels:
-        docs = cut_group(_labelled_docs(record, targets), group_size, seed, record.qid, sampling)
-        if not docs:
-            continue
-        has_grades = bool(record.grades)
-        missing = set(record.missing)
-        texts = []
-        for docid, _ in docs:
-            if docid not in corpus:
-                raise DataFormatError(
-                    None,
-                    f"labels of query {record.qid!r} name document {docid!r}, "
-                    "which is not in the corpus",
-                    field="docids",
-                )
-            texts.append(corpus[docid].full_text)
-        query = queries[record.qid].text if queries and record.qid in queries else record.query
-        groups.append(
-            QueryGroup(
-                qid=record.qid,
-                query=query,
-                docids=[d for d, _ in docs],
-                documents=texts,
-                targets=[t for _, t in docs],
-                answers=[
-                    (d not in missing and record.grades.get(d, 0.0) > 0) if has_grades else None
-                    for d, _ in docs
-                ],
-                rationales=[record.rationales.get(d) for d, _ in docs],
-            )
-        )
+        labelled = _labelled_docs(record, targets)
+        needed = groups_needed(len(labelled), group_size, sampling)
+        n_groups = needed if groups_per_query == 0 else min(groups_per_query, max(needed, 1))
+        for index in range(n_groups if labelled else 0):
+            docs = cut_group(labelled, group_size, seed, record.qid, sampling, index)
+            groups.append(_query_group(record, docs, corpus, queries))
     return groups
+
+
+def _query_group(
+    record: LabelRecord,
+    docs: list[tuple[str, float]],
+    corpus: Mapping[str, Document],
+    queries: Mapping[str, Query] | None,
+) -> QueryGroup:
+    """The :class:`QueryGroup` of ``docs`` (docid, target) cut from ``record``."""
+    texts = []
+    for docid, _ in docs:
+        if docid not in corpus:
+            raise DataFormatError(
+                None,
+                f"labels of query {record.qid!r} name document {docid!r}, "
+                "which is not in the corpus",
+                field="docids",
+            )
+        texts.append(corpus[docid].full_text)
+    has_grades = bool(record.grades)
+    missing = set(record.missing)
+    query = queries[record.qid].text if queries and record.qid in queries else record.query
+    return QueryGroup(
+        qid=record.qid,
+        query=query,
+        docids=[d for d, _ in docs],
+        documents=texts,
+        targets=[t for _, t in docs],
+        answers=[
+            (d not in missing and record.grades.get(d, 0.0) > 0) if has_grades else None
+            for d, _ in docs
+        ],
+        rationales=[record.rationales.get(d) for d, _ in docs],
+    )
 
 
 class QueryGroupDataset(Dataset):

@@ -319,7 +319,14 @@ def train_student(
     device = resolve_device(device)
     set_seed(cfg.seed)
     groups = build_query_groups(
-        labels, data.corpus, data.queries, cfg.group_size, cfg.targets, cfg.seed, cfg.sampling
+        labels,
+        data.corpus,
+        data.queries,
+        cfg.group_size,
+        cfg.targets,
+        cfg.seed,
+        cfg.sampling,
+        cfg.groups_per_query,
     )
     if student is None:
         student = build_student(cfg)
