@@ -40,14 +40,31 @@ TEACHERS = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--teacher", choices=sorted(TEACHERS), default="ranker",
-                        help="Which teacher labels the training queries.")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        help="Extra config override (key.path=value), repeatable.")
-    parser.add_argument("--run-dir", type=Path, default=ROOT / "runs" / "distill-dl",
-                        help="Run folder (resumed when it exists).")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" /
-                        "distill_dl.json", help="Where to write the JSON results.")
+    parser.add_argument(
+        "--teacher",
+        choices=sorted(TEACHERS),
+        default="ranker",
+        help="Which teacher labels the training queries.",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        help="Extra config override (key.path=value), repeatable.",
+    )
+    parser.add_argument(
+        "--run-dir",
+        type=Path,
+        default=ROOT / "runs" / "distill-dl",
+        help="Run folder (resumed when it exists).",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=ROOT / "benchmarks" / "results" / "distill_dl.json",
+        help="Where to write the JSON results.",
+    )
     args = parser.parse_args()
     if not (SHARED / "trec-dl-2020" / "bm25-top100.json").is_file():
         sys.exit(f"TREC DL data not found at {SHARED}: this benchmark needs ../shared/data")
@@ -67,7 +84,8 @@ def main() -> None:
     students = [s for s in systems if s not in ("first-stage", "pre-ranker", "teacher")]
     ratios = {
         s: {m: systems[s][m] / systems["teacher"][m] for m in systems[s] if systems["teacher"][m]}
-        for s in students if "teacher" in systems
+        for s in students
+        if "teacher" in systems
     }
     result = {
         "benchmark": "distill_dl",

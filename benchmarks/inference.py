@@ -65,11 +65,14 @@ def cpu_peak_gflops(threads: int) -> dict[str, Any]:
     else:
         per_cycle = 8
     return {
-        "threads": threads, "mhz": mhz, "vendor": vendor, "cpu_family": family,
+        "threads": threads,
+        "mhz": mhz,
+        "vendor": vendor,
+        "cpu_family": family,
         "fp32_flops_per_cycle_per_core": per_cycle,
         "peak_gflops": threads * mhz * 1e6 * per_cycle / 1e9,
         "assumption": "threads x current clock x FP32 FLOPs/cycle/core from CPU flags "
-                      "(AVX-512 Intel 64, AVX-512 AMD Zen4 32, AVX2+FMA 32, AVX 16)",
+        "(AVX-512 Intel 64, AVX-512 AMD Zen4 32, AVX2+FMA 32, AVX 16)",
     }
 
 
@@ -93,7 +96,8 @@ def _summary(timing: dict[str, Any], flops: float, peak: float) -> dict[str, Any
     gflops = flops / timing["seconds"] / 1e9
     return {
         **timing,
-        "gflops_per_second": gflops, "fraction_of_peak": gflops / peak if peak else None,
+        "gflops_per_second": gflops,
+        "fraction_of_peak": gflops / peak if peak else None,
         "gflop_per_pair": flops / timing["pairs"] / 1e9,
     }
 
@@ -109,8 +113,13 @@ class _CrossEncoderAdapter:
         return np.argsort(-np.asarray(scores), kind="stable")
 
 
-def bench_sentence_transformers(model_dir: str, queries: list[tuple[str, list[str]]],
-                                max_length: int, batch_size: int, peak: float) -> dict[str, Any]:
+def bench_sentence_transformers(
+    model_dir: str,
+    queries: list[tuple[str, list[str]]],
+    max_length: int,
+    batch_size: int,
+    peak: float,
+) -> dict[str, Any]:
     from sentence_transformers import CrossEncoder
 
     model = CrossEncoder(model_dir, max_length=max_length, device="cpu")
@@ -119,29 +128,44 @@ def bench_sentence_transformers(model_dir: str, queries: list[tuple[str, list[st
     batches = []
     for query, docs in queries:
         # Its batches go in input order, each padded to its longest pair.
-        lengths = [len(x) for x in tokenizer([query] * len(docs), docs, truncation=True,
-                                             max_length=max_length)["input_ids"]]
-        batches += [(len(lengths[s:s + batch_size]), max(lengths[s:s + batch_size]))
-                    for s in range(0, len(lengths), batch_size)]
+        lengths = [
+            len(x)
+            for x in tokenizer([query] * len(docs), docs, truncation=True, max_length=max_length)[
+                "input_ids"
+            ]
+        ]
+        batches += [
+            (len(lengths[s : s + batch_size]), max(lengths[s : s + batch_size]))
+            for s in range(0, len(lengths), batch_size)
+        ]
     return _summary(timing, encoder_flops(model.model.config, batches), peak)
 
 
-def bench_engine(model_dir: str, backend: str, queries: list[tuple[str, list[str]]],
-                 threads: int, max_length: int, batch_size: int, peak: float) -> dict[str, Any]:
+def bench_engine(
+    model_dir: str,
+    backend: str,
+    queries: list[tuple[str, list[str]]],
+    threads: int,
+    max_length: int,
+    batch_size: int,
+    peak: float,
+) -> dict[str, Any]:
     from transformers import AutoConfig
 
     from rankdistill.serving.engine import Reranker
 
-    engine = Reranker.load(model_dir, backend=backend, threads=threads, max_length=max_length,
-                           batch_size=batch_size)
+    engine = Reranker.load(
+        model_dir, backend=backend, threads=threads, max_length=max_length, batch_size=batch_size
+    )
     engine.rerank(queries[0][0], queries[0][1][:8])  # warm-up, kept out of the token stats
     engine.stats.reset()
     timing = measure_latency(engine, queries, warmup=False)
     config = AutoConfig.from_pretrained(engine.model_dir)
     h, i, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
     stats = engine.stats
-    flops = layers * (2 * (4 * h * h + 2 * h * i) * stats.padded_tokens
-                      + 4 * stats.padded_sq_tokens * h)
+    flops = layers * (
+        2 * (4 * h * h + 2 * h * i) * stats.padded_tokens + 4 * stats.padded_sq_tokens * h
+    )
     result = _summary(timing, flops, peak)
     result["padding_fraction"] = 1 - stats.real_tokens / stats.padded_tokens
     return result
@@ -149,18 +173,30 @@ def bench_engine(model_dir: str, backend: str, queries: list[tuple[str, list[str
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model-dir", help="Student directory (default: an untrained MiniLM "
-                        "cross-encoder built on the fly: speed does not depend on training).")
+    parser.add_argument(
+        "--model-dir",
+        help="Student directory (default: an untrained MiniLM "
+        "cross-encoder built on the fly: speed does not depend on training).",
+    )
     parser.add_argument("--queries", type=int, default=5, help="DL 2020 queries to rerank.")
     parser.add_argument("--docs", type=int, default=100, help="BM25 candidates per query.")
     parser.add_argument("--threads", type=int, default=2, help="Intra-op threads.")
     parser.add_argument("--max-length", type=int, default=256, help="Max tokens per pair.")
     parser.add_argument("--batch-size", type=int, default=32, help="Pairs per forward pass.")
-    parser.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=BACKENDS,
-                        help="Backends to measure (the baseline is sentence-transformers).")
+    parser.add_argument(
+        "--backends",
+        nargs="+",
+        default=list(BACKENDS),
+        choices=BACKENDS,
+        help="Backends to measure (the baseline is sentence-transformers).",
+    )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="bm25-top100.json.")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" /
-                        "inference.json", help="Where to write the JSON results.")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=ROOT / "benchmarks" / "results" / "inference.json",
+        help="Where to write the JSON results.",
+    )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -176,42 +212,63 @@ def main() -> None:
             from rankdistill.serving.testing import build_cross_encoder_dir
 
             model_dir = str(build_cross_encoder_dir(Path(tmp) / "student", head="random"))
-            model_note = ("untrained all-MiniLM-L6-v2 cross-encoder (random head) built on the "
-                          "fly; speed does not depend on the weights' values")
+            model_note = (
+                "untrained all-MiniLM-L6-v2 cross-encoder (random head) built on the "
+                "fly; speed does not depend on the weights' values"
+            )
         results: dict[str, Any] = {}
         for backend in args.backends:
             print(f"benchmarking {backend} ...", file=sys.stderr)
             if backend == "sentence-transformers":
                 results[backend] = bench_sentence_transformers(
-                    model_dir, queries, args.max_length, args.batch_size, peak["peak_gflops"])
+                    model_dir, queries, args.max_length, args.batch_size, peak["peak_gflops"]
+                )
             else:
-                results[backend] = bench_engine(model_dir, backend, queries, args.threads,
-                                                args.max_length, args.batch_size,
-                                                peak["peak_gflops"])
+                results[backend] = bench_engine(
+                    model_dir,
+                    backend,
+                    queries,
+                    args.threads,
+                    args.max_length,
+                    args.batch_size,
+                    peak["peak_gflops"],
+                )
     baseline = results.get("sentence-transformers")
     if baseline:
         for res in results.values():
             res["speedup_pairs_per_second_vs_baseline"] = (
-                res["pairs_per_second"] / baseline["pairs_per_second"])
+                res["pairs_per_second"] / baseline["pairs_per_second"]
+            )
             res["p50_latency_ratio_vs_baseline"] = (
-                res["latency_ms_p50"] / baseline["latency_ms_p50"])
+                res["latency_ms_p50"] / baseline["latency_ms_p50"]
+            )
     report = {
         "benchmark": "rerank DL 2020 BM25 candidates",
-        "model": model_note, "queries": len(queries), "docs_per_query": args.docs,
-        "max_length": args.max_length, "batch_size": args.batch_size, "threads": args.threads,
+        "model": model_note,
+        "queries": len(queries),
+        "docs_per_query": args.docs,
+        "max_length": args.max_length,
+        "batch_size": args.batch_size,
+        "threads": args.threads,
         "baseline": "sentence-transformers CrossEncoder.predict on the same weights",
         "goal": "onnx-int8 >= 2x baseline pairs/s",
-        "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), **peak,
-                    "note": "shared machine: other processes compete for the cores"},
+        "machine": {
+            "platform": platform.platform(),
+            "cpu_count": os.cpu_count(),
+            **peak,
+            "note": "shared machine: other processes compete for the cores",
+        },
         "results": results,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     for name, res in results.items():
-        print(f"{name:>22}: {res['pairs_per_second']:7.1f} pairs/s  p50 "
-              f"{res['latency_ms_p50']:7.1f} ms  p99 {res['latency_ms_p99']:7.1f} ms  "
-              f"{res['gflops_per_second']:6.1f} GFLOP/s  "
-              f"x{res.get('speedup_pairs_per_second_vs_baseline', float('nan')):.2f}")
+        print(
+            f"{name:>22}: {res['pairs_per_second']:7.1f} pairs/s  p50 "
+            f"{res['latency_ms_p50']:7.1f} ms  p99 {res['latency_ms_p99']:7.1f} ms  "
+            f"{res['gflops_per_second']:6.1f} GFLOP/s  "
+            f"x{res.get('speedup_pairs_per_second_vs_baseline', float('nan')):.2f}"
+        )
     print(f"wrote {args.out}")
 
 

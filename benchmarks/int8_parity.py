@@ -27,8 +27,7 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=100, help="BM25 candidates re-ranked per query.")
     parser.add_argument("--threads", type=int, default=2, help="Intra-op threads.")
     parser.add_argument("--metrics", nargs="+", default=["nDCG@10", "RR(rel=2)@10", "PNR"])
-    parser.add_argument("--out", type=Path,
-                        default=RESULTS / "int8_parity.json")
+    parser.add_argument("--out", type=Path, default=RESULTS / "int8_parity.json")
     args = parser.parse_args()
     data, qrels = load_dl2020()
 

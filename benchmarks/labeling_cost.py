@@ -42,17 +42,24 @@ TARGET_TOKEN_RATIO = 0.25
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--queries", type=int, default=5, help="DL 2020 queries labelled.")
-    p.add_argument("--backend", default="llama-cpp",
-                   help="LLM backend: transformers, llama-cpp, openai, vllm.")
+    p.add_argument(
+        "--backend", default="llama-cpp", help="LLM backend: transformers, llama-cpp, openai, vllm."
+    )
     p.add_argument("--model", default="smollm2-135m", help="LLM (alias, path, GGUF, hub id).")
     p.add_argument("--threads", type=int, default=None, help="CPU threads of the backend.")
     p.add_argument("--max-doc-words", type=int, default=100, help="Passage cut in prompts.")
     p.add_argument("--max-new-tokens", type=int, default=128, help="Answer token limit.")
-    p.add_argument("--set", dest="overrides", action="append", default=[],
-                   help="Extra backend setting KEY=VALUE (e.g. base_url=...); repeatable.")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        help="Extra backend setting KEY=VALUE (e.g. base_url=...); repeatable.",
+    )
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="The shared/data folder.")
-    p.add_argument("--out", type=Path,
-                   default=REPO / "benchmarks" / "results" / "labeling_cost.json")
+    p.add_argument(
+        "--out", type=Path, default=REPO / "benchmarks" / "results" / "labeling_cost.json"
+    )
     return p.parse_args()
 
 
@@ -160,8 +167,11 @@ def main() -> None:
             "max_new_tokens": args.max_new_tokens,
             "threads": args.threads,
         },
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                    "python": platform.python_version()},
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+        },
         "results": results,
         "ratios_rradistill_over_slidingwindow": ratios,
         "target_total_token_ratio": TARGET_TOKEN_RATIO,

@@ -65,11 +65,13 @@ def load_data(args: argparse.Namespace) -> tuple[Any, Any]:
         if not path.is_file():
             raise SystemExit(f"missing {path}: point --data at the shared/data folder")
     train = load_dataset(DatasetSpec(format="rankllm", candidates=[str(p) for p in train_files]))
-    dev = load_dataset(DatasetSpec(
-        format="rankllm",
-        candidates=[str(dev_dir / "bm25-top100.json")],
-        qrels=str(dev_dir / "qrels.json"),
-    ))
+    dev = load_dataset(
+        DatasetSpec(
+            format="rankllm",
+            candidates=[str(dev_dir / "bm25-top100.json")],
+            qrels=str(dev_dir / "qrels.json"),
+        )
+    )
     train = train.subset(sorted(train.queries)[: args.queries])
     train.candidates = {
         q: {d.docid: d.score for d in train.candidate_list(q, args.train_k).docs}
@@ -201,7 +203,13 @@ def main() -> None:
         vcfg.sft.pooling = "end-token" if end_token else "last"
         init = cpt_dir if with_cpt else None
         teacher_dirs[name] = timed(
-            f"sft {name}", run_sft, vcfg, grades, train, work / f"sft-{name}", init=init,
+            f"sft {name}",
+            run_sft,
+            vcfg,
+            grades,
+            train,
+            work / f"sft-{name}",
+            init=init,
             device="cpu",
         )
         scorer = LLMTeacherScorer.from_dir(teacher_dirs[name], device="cpu", batch_size=16)
@@ -215,11 +223,24 @@ def main() -> None:
     timed("score train (teacher)", score_pairs, full, train, label_path, batch_size=16)
     labels = read_labels(label_path)
     student_cfg = StudentTrainConfig(
-        student="cross-encoder", backbone="minilm-l6", loss="hybrid", max_steps=args.student_steps,
-        group_size=16, batch_size=2, max_length=192, learning_rate=5e-5, eval_steps=10_000,
+        student="cross-encoder",
+        backbone="minilm-l6",
+        loss="hybrid",
+        max_steps=args.student_steps,
+        group_size=16,
+        batch_size=2,
+        max_length=192,
+        learning_rate=5e-5,
+        eval_steps=10_000,
     )
     trained = timed(
-        "distil minilm", train_student, student_cfg, labels, train, work / "student", device="cpu",
+        "distil minilm",
+        train_student,
+        student_cfg,
+        labels,
+        train,
+        work / "student",
+        device="cpu",
     )
     from rankdistill.students.cross_encoder import CrossEncoderStudent
 

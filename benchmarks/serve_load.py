@@ -46,8 +46,13 @@ def candidate_lists(path: Path, docs: int) -> list[tuple[str, list[str]]]:
     return [(q, (DOCUMENTS * (docs // len(DOCUMENTS) + 1))[:docs]) for q in QUERIES]
 
 
-def make_requests(n: int, lists: list[tuple[str, list[str]]], max_documents: int,
-                  max_document_chars: int, seed: int) -> list[tuple[str, bytes]]:
+def make_requests(
+    n: int,
+    lists: list[tuple[str, list[str]]],
+    max_documents: int,
+    max_document_chars: int,
+    seed: int,
+) -> list[tuple[str, bytes]]:
     """(kind, body) pairs: 'good', 'oversize' or 'malformed'."""
     rng = random.Random(seed)
     out: list[tuple[str, bytes]] = []
@@ -70,8 +75,9 @@ def make_requests(n: int, lists: list[tuple[str, list[str]]], max_documents: int
     return out
 
 
-async def run_load(url: str, requests: list[tuple[str, bytes]], concurrency: int,
-                   time_cap: float) -> dict[str, Any]:
+async def run_load(
+    url: str, requests: list[tuple[str, bytes]], concurrency: int, time_cap: float
+) -> dict[str, Any]:
     import httpx
 
     semaphore = asyncio.Semaphore(concurrency)
@@ -84,8 +90,9 @@ async def run_load(url: str, requests: list[tuple[str, bytes]], concurrency: int
                 return
             start = time.perf_counter()
             try:
-                response = await client.post(f"{url}/rerank", content=body,
-                                             headers={"Content-Type": "application/json"})
+                response = await client.post(
+                    f"{url}/rerank", content=body, headers={"Content-Type": "application/json"}
+                )
                 status = response.status_code
             except httpx.HTTPError:
                 status = -1  # transport failure
@@ -98,8 +105,10 @@ async def run_load(url: str, requests: list[tuple[str, bytes]], concurrency: int
     good = [lat for kind, status, lat in records if kind == "good" and status == 200]
     bad = [(kind, status) for kind, status, _ in records if kind != "good"]
     return {
-        "sent": len(records), "skipped_after_time_cap": len(requests) - len(records),
-        "wall_seconds": wall, "requests_per_second": len(records) / wall,
+        "sent": len(records),
+        "skipped_after_time_cap": len(requests) - len(records),
+        "wall_seconds": wall,
+        "requests_per_second": len(records) / wall,
         "good_ok": len(good),
         "good_failed": sum(1 for k, s, _ in records if k == "good" and s != 200),
         "latency_ms_p50": float(np.percentile(good, 50) * 1000) if good else None,
@@ -112,12 +121,31 @@ async def run_load(url: str, requests: list[tuple[str, bytes]], concurrency: int
     }
 
 
-def start_service(model_dir: str, port: int, backend: str, threads: int, max_documents: int,
-                  max_document_chars: int) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-c", "from rankdistill.cli.main import app; app()", "serve",
-           model_dir, "--port", str(port), "--backend", backend, "--threads", str(threads),
-           "--max-documents", str(max_documents),
-           "--max-document-chars", str(max_document_chars)]
+def start_service(
+    model_dir: str,
+    port: int,
+    backend: str,
+    threads: int,
+    max_documents: int,
+    max_document_chars: int,
+) -> subprocess.Popen[bytes]:
+    cmd = [
+        sys.executable,
+        "-c",
+        "from rankdistill.cli.main import app; app()",
+        "serve",
+        model_dir,
+        "--port",
+        str(port),
+        "--backend",
+        backend,
+        "--threads",
+        str(threads),
+        "--max-documents",
+        str(max_documents),
+        "--max-document-chars",
+        str(max_document_chars),
+    ]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -141,10 +169,17 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes] | None, timeout: float 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", help="Target an already running service instead.")
-    parser.add_argument("--model-dir", help="Student directory to serve (default: an untrained "
-                        "MiniLM cross-encoder built on the fly).")
-    parser.add_argument("--backend", default="onnx-int8", choices=["torch", "onnx", "onnx-int8"],
-                        help="Backend of the started service.")
+    parser.add_argument(
+        "--model-dir",
+        help="Student directory to serve (default: an untrained "
+        "MiniLM cross-encoder built on the fly).",
+    )
+    parser.add_argument(
+        "--backend",
+        default="onnx-int8",
+        choices=["torch", "onnx", "onnx-int8"],
+        help="Backend of the started service.",
+    )
     parser.add_argument("--threads", type=int, default=2, help="Intra-op threads of the service.")
     parser.add_argument("--requests", type=int, default=200, help="Requests to send.")
     parser.add_argument("--concurrency", type=int, default=8, help="Requests in flight.")
@@ -154,12 +189,21 @@ def main() -> None:
     parser.add_argument("--max-document-chars", type=int, default=5000, help="Service limit.")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="bm25-top100.json.")
     parser.add_argument("--seed", type=int, default=13, help="Seed of the request mix.")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" /
-                        "serve_load.json", help="Where to write the JSON results.")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=ROOT / "benchmarks" / "results" / "serve_load.json",
+        help="Where to write the JSON results.",
+    )
     args = parser.parse_args()
 
-    requests = make_requests(args.requests, candidate_lists(args.data, args.docs),
-                             args.max_documents, args.max_document_chars, args.seed)
+    requests = make_requests(
+        args.requests,
+        candidate_lists(args.data, args.docs),
+        args.max_documents,
+        args.max_document_chars,
+        args.seed,
+    )
     proc = None
     with tempfile.TemporaryDirectory(prefix="rankdistill-load-") as tmp:
         url, model_note = args.url, "external service"
@@ -173,8 +217,14 @@ def main() -> None:
                 model_note = "untrained all-MiniLM-L6-v2 cross-encoder built on the fly"
             port = free_port()
             url = f"http://127.0.0.1:{port}"
-            proc = start_service(model_dir, port, args.backend, args.threads,
-                                 args.max_documents, args.max_document_chars)
+            proc = start_service(
+                model_dir,
+                port,
+                args.backend,
+                args.threads,
+                args.max_documents,
+                args.max_document_chars,
+            )
         try:
             wait_healthy(url, proc)
             results = asyncio.run(run_load(url, requests, args.concurrency, args.time_cap))
@@ -187,14 +237,21 @@ def main() -> None:
                     proc.kill()
                     proc.wait()
     report = {
-        "benchmark": "rerank service load", "url": url, "model": model_note,
+        "benchmark": "rerank service load",
+        "url": url,
+        "model": model_note,
         "backend": args.backend if args.url is None else "unknown (external)",
-        "threads": args.threads, "requests": args.requests, "concurrency": args.concurrency,
-        "time_cap_s": args.time_cap, "docs_per_good_request": args.docs,
+        "threads": args.threads,
+        "requests": args.requests,
+        "concurrency": args.concurrency,
+        "time_cap_s": args.time_cap,
+        "docs_per_good_request": args.docs,
         "machine_note": "shared machine: other processes compete for the cores",
         "results": results,
-        "checks": {"no_5xx": results["errors_5xx"] == 0,
-                   "all_bad_rejected_4xx": results["bad_rejected_4xx"] == results["bad_requests"]},
+        "checks": {
+            "no_5xx": results["errors_5xx"] == 0,
+            "all_bad_rejected_4xx": results["bad_rejected_4xx"] == results["bad_requests"],
+        },
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

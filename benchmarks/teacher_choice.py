@@ -20,8 +20,7 @@ from _dl2020 import RESULTS, load_dl2020
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--metrics", nargs="+", default=["nDCG@10", "RR(rel=2)@10", "PNR"])
-    parser.add_argument("--out", type=Path,
-                        default=RESULTS / "teacher_choice.json")
+    parser.add_argument("--out", type=Path, default=RESULTS / "teacher_choice.json")
     args = parser.parse_args()
     data, qrels = load_dl2020()
 

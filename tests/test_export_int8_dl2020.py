@@ -45,10 +45,12 @@ def test_int8_ndcg_within_001_of_fp32(
 ) -> None:
     models = tmp_path_factory.getbasetemp() / "serving-models"
     student = build_once(models / "cross-encoder", build_cross_encoder_dir)
-    fp32 = Reranker.load(export_once(student, models / "cross-encoder-onnx", "onnx"), "onnx",
-                         threads=1)
-    int8 = Reranker.load(export_once(student, models / "cross-encoder-int8", "onnx-int8"),
-                         "onnx-int8", threads=1)
+    fp32 = Reranker.load(
+        export_once(student, models / "cross-encoder-onnx", "onnx"), "onnx", threads=1
+    )
+    int8 = Reranker.load(
+        export_once(student, models / "cross-encoder-int8", "onnx-int8"), "onnx-int8", threads=1
+    )
     entries, qrels = _dl2020(dl2020)
     assert len(entries) == QUERIES
     qrels = {q: qrels[q] for q in (str(e["hits"][0]["qid"]) for e in entries)}

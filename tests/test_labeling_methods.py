@@ -317,6 +317,4 @@ def test_build_method_errors() -> None:
         build_method(LabelingConfig(method="rradistill"))
     with pytest.raises(ValueError, match="ranker_scorers"):
         build_method(LabelingConfig(method="ranker"))
-    assert isinstance(
-        build_method(LabelingConfig(), OracleRanker({})), RRADistillLabeler
-    )
+    assert isinstance(build_method(LabelingConfig(), OracleRanker({})), RRADistillLabeler)

@@ -41,8 +41,13 @@ def _check_record_against_raw_answer(record, num_shown: int) -> None:
 def _labeling_cfg(kind: str, top: int, bottom: int, words: int, tokens: int) -> LabelingConfig:
     return LabelingConfig(
         backend=BackendConfig(
-            kind=kind, model="smollm2-135m", n_threads=1, context_length=2048,
-            max_new_tokens=tokens, device="cpu", dtype="float32",
+            kind=kind,
+            model="smollm2-135m",
+            n_threads=1,
+            context_length=2048,
+            max_new_tokens=tokens,
+            device="cpu",
+            dtype="float32",
         ),
         prerank=PrerankConfig(scorer="first-stage", candidates=50, top_k=top, bottom_k=bottom),
         max_doc_words=words,
@@ -113,13 +118,19 @@ def test_ray_data_labelling_matches_in_process(tmp_path: Path) -> None:
 
     data = _data(tmp_path, 4)
     scorers = {"bm25": BM25Scorer()}
-    local = run_labeling(data, LabelingConfig(method="ranker"), tmp_path / "local",
-                         ranker_scorers=scorers, progress=False)
+    local = run_labeling(
+        data,
+        LabelingConfig(method="ranker"),
+        tmp_path / "local",
+        ranker_scorers=scorers,
+        progress=False,
+    )
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         cfg = LabelingConfig(method="ranker", use_ray=True, num_shards=2)
-        distributed = run_labeling(data, cfg, tmp_path / "ray", ranker_scorers=scorers,
-                                   progress=False)
+        distributed = run_labeling(
+            data, cfg, tmp_path / "ray", ranker_scorers=scorers, progress=False
+        )
     finally:
         ray.shutdown()
     by_qid = {r.qid: r for r in read_labels(distributed.labels_path)}

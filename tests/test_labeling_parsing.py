@@ -94,9 +94,20 @@ def test_parse_ranking_chatter_without_identifiers() -> None:
 # --------------------------------------------------------------------------- parse_grade
 @pytest.mark.parametrize(
     ("text", "grade"),
-    [("2", 2), ("3.", 3), ("Relevance: 1", 1), ("0 - irrelevant", 0), (" 2/3", 2),
-     ("The answer is 3", 3), ("4", None), ("2.5", None), ("", None), (None, None),
-     ("Yes", None), ("12", None)],
+    [
+        ("2", 2),
+        ("3.", 3),
+        ("Relevance: 1", 1),
+        ("0 - irrelevant", 0),
+        (" 2/3", 2),
+        ("The answer is 3", 3),
+        ("4", None),
+        ("2.5", None),
+        ("", None),
+        (None, None),
+        ("Yes", None),
+        ("12", None),
+    ],
 )
 def test_parse_grade(text: str | None, grade: int | None) -> None:
     assert parse_grade(text) == grade
@@ -146,8 +157,13 @@ def test_select_top_bottom_keeps_best_and_worst_in_score_order() -> None:
 # --------------------------------------------------------------------------- templates
 def test_every_shipped_template_loads_and_renders() -> None:
     ids = list_templates()
-    assert {"rradistill-listwise", "rankgpt-window", "pointwise-yesno", "pointwise-graded",
-            "rationale"} <= set(ids)
+    assert {
+        "rradistill-listwise",
+        "rankgpt-window",
+        "pointwise-yesno",
+        "pointwise-graded",
+        "rationale",
+    } <= set(ids)
     for template_id in ids:
         template = load_template(template_id)
         assert template.id == template_id and template.version

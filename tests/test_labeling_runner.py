@@ -29,8 +29,16 @@ from tests.openai_server import OpenAITestServer
 pytest_plugins = ["tests.openai_server"]
 REPO = Path(__file__).resolve().parents[1]
 
-TOPICS = ["solar panel", "banana bread", "football score", "river delta", "jazz piano",
-          "tax refund", "wisdom tooth", "hall fame"]
+TOPICS = [
+    "solar panel",
+    "banana bread",
+    "football score",
+    "river delta",
+    "jazz piano",
+    "tax refund",
+    "wisdom tooth",
+    "hall fame",
+]
 FILLER = ["weather report", "stock market", "garden tools", "train timetable"]
 
 
@@ -42,8 +50,15 @@ def synthetic_rankllm(path: Path, n_queries: int = 8) -> Path:
         texts = [f"all about {topic} basics", f"{topic} tips for beginners", f"history of {topic}"]
         texts += [f"notes on {f} number {q}" for f in FILLER]
         for rank, text in enumerate(texts, start=1):
-            hits.append({"qid": f"q{q}", "docid": f"q{q}d{rank}", "rank": rank,
-                         "score": float(20 - rank), "content": text})
+            hits.append(
+                {
+                    "qid": f"q{q}",
+                    "docid": f"q{q}d{rank}",
+                    "rank": rank,
+                    "score": float(20 - rank),
+                    "content": text,
+                }
+            )
         entries.append({"query": f"{topic} guide", "hits": hits})
     path.write_text(json.dumps(entries), encoding="utf-8")
     return path
@@ -64,8 +79,13 @@ def _cfg(server: OpenAITestServer, **changes: object) -> LabelingConfig:
 
 
 def _record(qid: str, **fields: object) -> LabelRecord:
-    base = {"qid": qid, "query": f"query {qid}", "docids": ["a"], "method": "rradistill",
-            "teacher": "t"}
+    base = {
+        "qid": qid,
+        "query": f"query {qid}",
+        "docids": ["a"],
+        "method": "rradistill",
+        "teacher": "t",
+    }
     return LabelRecord.from_dict(base | fields)
 
 
@@ -93,10 +113,14 @@ def test_read_labels_errors_name_line_and_field(tmp_path: Path) -> None:
     good = json.dumps(_record("q1").to_dict())
     cases = {
         "bad json": (f"{good}\n{{oops\n{good}\n", r"bad\.jsonl:2: invalid JSON"),
-        "type": (good + "\n" + good.replace('"docids": ["a"]', '"docids": "a"') + "\n",
-                 r":2: field 'docids': expected list"),
-        "grade": (good.replace('"grades": {}', '"grades": {"a": "high"}') + "\n",
-                  r":1: field 'grades'"),
+        "type": (
+            good + "\n" + good.replace('"docids": ["a"]', '"docids": "a"') + "\n",
+            r":2: field 'docids': expected list",
+        ),
+        "grade": (
+            good.replace('"grades": {}', '"grades": {"a": "high"}') + "\n",
+            r":1: field 'grades'",
+        ),
         "missing": (json.dumps({"qid": "q"}) + "\n", r":1: field 'query': required"),
         "unknown": (good.replace('"qid"', '"qid2": 1, "qid"') + "\n", r":1: field 'qid2'"),
         "duplicate": (f"{good}\n{good}\n", r":2: field 'qid': .*already labelled on line 1"),
@@ -120,15 +144,26 @@ def test_parquet_copy(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- statistics
 def test_statistics_on_a_constructed_case() -> None:
     r1 = _record(
-        "q1", docids=["a", "b", "c", "d"], missing=["c", "d"],
+        "q1",
+        docids=["a", "b", "c", "d"],
+        missing=["c", "d"],
         grades={"b": 2.0, "a": 1.0, "c": 0.0, "d": 0.0},
         extra={"listed": ["b", "a"], "prerank_scores": {"a": 4.0, "b": 3.0, "c": 2.0, "d": 1.0}},
-        llm_calls=1, prompt_tokens=100, completion_tokens=10, parse_problems={"truncated": 1},
+        llm_calls=1,
+        prompt_tokens=100,
+        completion_tokens=10,
+        parse_problems={"truncated": 1},
     )
     r2 = _record(
-        "q2", docids=["e", "f"], missing=["e", "f"], grades={"e": 0.0, "f": 0.0},
+        "q2",
+        docids=["e", "f"],
+        missing=["e", "f"],
+        grades={"e": 0.0, "f": 0.0},
         extra={"listed": [], "prerank_scores": {"e": 2.0, "f": 1.0}},
-        llm_calls=1, prompt_tokens=80, completion_tokens=2, parse_problems={"explicit_none": 1},
+        llm_calls=1,
+        prompt_tokens=80,
+        completion_tokens=2,
+        parse_problems={"explicit_none": 1},
     )
     stats = label_statistics([r1, r2])
     assert stats["queries"] == 2
@@ -181,9 +216,7 @@ def test_run_labeling_resumes_and_caches(tmp_path: Path, openai_server: OpenAITe
     result.labels_path.unlink()
     rebuilt = run_labeling(data, _cfg(openai_server), out, progress=False)
     assert len(openai_server.chat_requests()) == 4
-    assert [r.to_dict() for r in read_labels(rebuilt.labels_path)] == [
-        r.to_dict() for r in records
-    ]
+    assert [r.to_dict() for r in read_labels(rebuilt.labels_path)] == [r.to_dict() for r in records]
 
 
 def test_sharded_run_merges_deterministically(
@@ -217,8 +250,12 @@ def test_backend_instance_with_shards_is_refused(tmp_path: Path) -> None:
     from tests.test_labeling_methods import OracleRanker
 
     with pytest.raises(ValueError, match="do not pass a backend"):
-        run_labeling(_data(tmp_path, 1), LabelingConfig(num_shards=2), tmp_path / "o",
-                     backend=OracleRanker({}))
+        run_labeling(
+            _data(tmp_path, 1),
+            LabelingConfig(num_shards=2),
+            tmp_path / "o",
+            backend=OracleRanker({}),
+        )
 
 
 def test_killed_label_command_resumes_without_repeating_calls(
@@ -228,16 +265,36 @@ def test_killed_label_command_resumes_without_repeating_calls(
     out = tmp_path / "out"
     openai_server.delay_s = 0.4  # slow enough to kill the run part-way
     args = [
-        "label", "--method", "rradistill", "--data", str(cands), "--out", str(out),
-        "--backend", "openai", "--model", "test-model", "--no-progress",
-        "--set", f"backend.base_url={openai_server.base_url}",
-        "--set", "prerank.scorer=first-stage", "--set", "prerank.top_k=3",
-        "--set", "prerank.bottom_k=2",
+        "label",
+        "--method",
+        "rradistill",
+        "--data",
+        str(cands),
+        "--out",
+        str(out),
+        "--backend",
+        "openai",
+        "--model",
+        "test-model",
+        "--no-progress",
+        "--set",
+        f"backend.base_url={openai_server.base_url}",
+        "--set",
+        "prerank.scorer=first-stage",
+        "--set",
+        "prerank.top_k=3",
+        "--set",
+        "prerank.bottom_k=2",
     ]
     code = "import sys; from rankdistill.cli.main import app; sys.argv[0] = 'rankdistill'; app()"
     env = dict(os.environ, HF_HUB_OFFLINE="1")
-    proc = subprocess.Popen([sys.executable, "-c", code, *args], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     labels = out / "labels.jsonl"
     deadline = time.monotonic() + 120
     try:
@@ -284,10 +341,25 @@ def test_label_command_with_a_ranker_teacher(tmp_path: Path) -> None:
     cands = synthetic_rankllm(tmp_path / "cands.json", 3)
     qrels = tmp_path / "qrels.json"
     qrels.write_text(json.dumps({"q0": {"q0d1": "3", "q0d5": "0"}}), encoding="utf-8")
-    result = CliRunner().invoke(_app(), [
-        "label", "--method", "ranker", "--data", str(cands), "--out", str(tmp_path / "o"),
-        "--qrels", str(qrels), "--limit", "2", "--no-progress", "--set", "ranker_models=[bm25]",
-    ])
+    result = CliRunner().invoke(
+        _app(),
+        [
+            "label",
+            "--method",
+            "ranker",
+            "--data",
+            str(cands),
+            "--out",
+            str(tmp_path / "o"),
+            "--qrels",
+            str(qrels),
+            "--limit",
+            "2",
+            "--no-progress",
+            "--set",
+            "ranker_models=[bm25]",
+        ],
+    )
     assert result.exit_code == 0, result.output
     records = read_labels(tmp_path / "o" / "labels.jsonl")
     assert [r.qid for r in records] == ["q0", "q1"]
@@ -302,11 +374,13 @@ def test_label_command_with_a_ranker_teacher(tmp_path: Path) -> None:
 def test_label_command_rejects_bad_options(tmp_path: Path) -> None:
     cands = synthetic_rankllm(tmp_path / "cands.json", 1)
     runner = CliRunner()
-    bad_method = runner.invoke(_app(), ["label", "--data", str(cands), "--out", "o",
-                                        "--method", "listwise"])
+    bad_method = runner.invoke(
+        _app(), ["label", "--data", str(cands), "--out", "o", "--method", "listwise"]
+    )
     assert bad_method.exit_code != 0 and "unknown method" in bad_method.output
-    bad_set = runner.invoke(_app(), ["label", "--data", str(cands), "--out", "o",
-                                     "--set", "prerank.top_kk=3"])
+    bad_set = runner.invoke(
+        _app(), ["label", "--data", str(cands), "--out", "o", "--set", "prerank.top_kk=3"]
+    )
     assert bad_set.exit_code != 0 and "top_kk" in bad_set.output
     assert "--method" in runner.invoke(_app(), ["label", "--help"]).output
 
@@ -320,8 +394,13 @@ def test_queries_without_candidates_are_skipped(tmp_path: Path) -> None:
         corpus,
         {"q1": {"d1": 1.0, "d2": 2.0}},
     )
-    result = run_labeling(data, LabelingConfig(method="ranker"), tmp_path,
-                          ranker_scorers={"bm25": BM25Scorer()}, progress=False)
+    result = run_labeling(
+        data,
+        LabelingConfig(method="ranker"),
+        tmp_path,
+        ranker_scorers={"bm25": BM25Scorer()},
+        progress=False,
+    )
     [record] = read_labels(result.labels_path)
     assert record.qid == "q1" and record.scores["d1"] > record.scores["d2"]
     assert result.stats["llm_calls"]["total"] == 0

@@ -58,6 +58,37 @@ def test_until_label_writes_each_stage_and_a_rerun_skips_them(tmp_path: Path) ->
     assert after["retrieve"] != before["retrieve"] and after["load"] == before["load"]
 
 
+def test_a_config_change_re_runs_that_stage_and_what_reads_it(tmp_path: Path) -> None:
+    cfg = load_config("demo", [*FAST, f"output_dir={tmp_path / 'run'}"])
+    p = run_pipeline(cfg, until="label")
+    before = _markers(p.run_dir)
+    first_labels = (p.run_dir / "label" / "train" / "labels.jsonl").read_text()
+    # Fewer pre-ranked candidates: prerank and label are out of date, retrieve is not.
+    changed = load_config(
+        "demo", [*FAST, "labeling.prerank.candidates=6", f"output_dir={tmp_path / 'run'}"]
+    )
+    assert changed.labeling.prerank.candidates == 6
+    q = run_pipeline(changed, until="label")
+    after = _markers(q.run_dir)
+    assert {s for s in after if after[s] != before[s]} == {"prerank", "label"}
+    assert p.fingerprint("retrieve") == q.fingerprint("retrieve")
+    assert p.fingerprint("label") != q.fingerprint("label")
+    # The old outputs are kept aside, and the new labels come from the new candidates.
+    previous = q.run_dir / "previous" / "label" / "train" / "labels.jsonl"
+    assert previous.read_text() == first_labels
+    for rec in read_labels(q.run_dir / "label" / "train" / "labels.jsonl"):
+        assert len(rec.scores) <= 6
+    assert json.loads((q.run_dir / "label" / "_done.json").read_text())["config_fingerprint"] == (
+        q.fingerprint("label")
+    )
+    # The device and seed are not part of any stage's config: nothing re-runs.
+    moved = load_config(
+        "demo",
+        [*FAST, "labeling.prerank.candidates=6", "seed=99", f"output_dir={tmp_path / 'run'}"],
+    )
+    assert _markers(run_pipeline(moved, until="label").run_dir) == after
+
+
 def test_run_command_rejects_unknown_stage_and_bad_override(tmp_path: Path) -> None:
     runner = CliRunner()
     bad_stage = runner.invoke(app, ["run", "demo", "--until", "deploy", "-o", str(tmp_path)])
@@ -73,8 +104,15 @@ def test_given_candidates_are_required_without_bm25(tmp_path: Path) -> None:
 
 
 def _record(qid: str, grades: dict[str, float] | None = None, scores=None) -> LabelRecord:
-    return LabelRecord(qid, "q", list((grades or scores or {}).keys()), "m", "t",
-                       grades=grades or {}, scores=scores or {})
+    return LabelRecord(
+        qid,
+        "q",
+        list((grades or scores or {}).keys()),
+        "m",
+        "t",
+        grades=grades or {},
+        scores=scores or {},
+    )
 
 
 def test_teacher_run_puts_listed_first_unshown_next_and_rejected_last() -> None:
@@ -85,7 +123,12 @@ def test_teacher_run_puts_listed_first_unshown_next_and_rejected_last() -> None:
     assert order == ["e", "b", "c", "d", "a"]
     scored = teacher_run([_record("q", scores={"d": 0.9, "c": 0.1})], prerank)
     assert [d for d, _ in sorted(scored["q"].items(), key=lambda x: -x[1])] == [
-        "d", "c", "a", "b", "e"]
+        "d",
+        "c",
+        "a",
+        "b",
+        "e",
+    ]
 
 
 def test_pseudo_grades_round_grades_and_cut_scores_by_rank() -> None:

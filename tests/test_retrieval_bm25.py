@@ -135,8 +135,10 @@ def test_bm25_on_dl2020_passages_reaches_a_sensible_ndcg(dl2020: Path) -> None:
 
     data = read_rankllm(dl2020 / "bm25-top100.json")
     qrels = read_qrels(dl2020 / "qrels.json")
-    run = BM25Retriever(RetrievalConfig(), progress=False).index(data.corpus).retrieve(
-        data.queries, k=100
+    run = (
+        BM25Retriever(RetrievalConfig(), progress=False)
+        .index(data.corpus)
+        .retrieve(data.queries, k=100)
     )
     assert len(run) == 54 and all(len(docs) == 100 for docs in run.values())
     ndcg = evaluate_run(run, qrels, ["nDCG@10"]).aggregate["nDCG@10"]

@@ -42,8 +42,17 @@ def _write_small_collection(folder: Path) -> tuple[Path, Path]:
 def test_retrieve_jsonl_corpus_to_trec_with_reusable_index(tmp_path: Path) -> None:
     corpus, queries = _write_small_collection(tmp_path)
     args = [
-        "retrieve", "--corpus", str(corpus), "--queries", str(queries), "--k", "2",
-        "--index-dir", str(tmp_path / "index"), "--out-trec", str(tmp_path / "run.trec"),
+        "retrieve",
+        "--corpus",
+        str(corpus),
+        "--queries",
+        str(queries),
+        "--k",
+        "2",
+        "--index-dir",
+        str(tmp_path / "index"),
+        "--out-trec",
+        str(tmp_path / "run.trec"),
     ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
@@ -94,8 +103,15 @@ def test_retrieve_over_dl2020_candidate_passages_to_rankllm_json(
     out = tmp_path / "bm25-top10.json"
     result = runner.invoke(
         app,
-        ["retrieve", "--corpus", str(dl2020 / "bm25-top100.json"), "--k", "10",
-         "--out-json", str(out)],
+        [
+            "retrieve",
+            "--corpus",
+            str(dl2020 / "bm25-top100.json"),
+            "--k",
+            "10",
+            "--out-json",
+            str(out),
+        ],
     )
     assert result.exit_code == 0, result.output
     data = read_rankllm(out)

@@ -23,20 +23,32 @@ def test_train_student_runs_rra_gpt_with_rationales(tmp_path: Path) -> None:
         "x1": Document("x1", "The stock market closed higher."),
     }
     data = RankingData({"q1": Query("q1", "what do cats eat")}, corpus)
-    labels = [LabelRecord(
-        "q1", "what do cats eat", ["c1", "c2", "x1"], "listwise", "test",
-        grades={"c1": 2.0, "c2": 1.0, "x1": 0.0},
-        rationales={"c1": "It says cats eat meat.", "x1": "It is about stocks."},
-    )]
+    labels = [
+        LabelRecord(
+            "q1",
+            "what do cats eat",
+            ["c1", "c2", "x1"],
+            "listwise",
+            "test",
+            grades={"c1": 2.0, "c2": 1.0, "x1": 0.0},
+            rationales={"c1": "It says cats eat meat.", "x1": "It is about stocks."},
+        )
+    ]
     cfg = StudentTrainConfig(
-        student="rra-gpt", loss="hinge", targets="grades", max_steps=2, group_size=3,
-        batch_size=1, max_length=48, learning_rate=1e-5, eval_steps=1000, logging_steps=1,
+        student="rra-gpt",
+        loss="hinge",
+        targets="grades",
+        max_steps=2,
+        group_size=3,
+        batch_size=1,
+        max_length=48,
+        learning_rate=1e-5,
+        eval_steps=1000,
+        logging_steps=1,
         rra_gpt=RraGptConfig(beta_cls=0.5, gamma_gen=0.2),
     )
     model, tok = causal_lm()
-    student = RraGptStudent(
-        model=model, tokenizer=tok, max_length=48, beta_cls=0.5, gamma_gen=0.2
-    )
+    student = RraGptStudent(model=model, tokenizer=tok, max_length=48, beta_cls=0.5, gamma_gen=0.2)
     result = train_student(cfg, labels, data, tmp_path / "run", student=student, device="cpu")
     history = [e for e in result.history if "loss" in e]
     assert history and all(e["loss"] > 0 for e in history)

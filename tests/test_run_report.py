@@ -106,12 +106,30 @@ def make_label_records(
 
 
 LATENCY_ROWS = [
-    {"system": "0-cross-encoder", "backend": "torch-fp32", "pairs_per_s": 812.4,
-     "p50_ms": 38.125, "p99_ms": 61.5, "params": 22_713_216},
-    {"system": "0-cross-encoder", "backend": "onnx-int8", "pairs_per_s": 2301.7,
-     "p50_ms": 12.25, "p99_ms": 19.75, "params": 22_713_216},
-    {"system": "teacher", "backend": "transformers", "pairs_per_s": 35.2,
-     "p50_ms": 905.5, "p99_ms": 1210.0, "params": 134_515_008},
+    {
+        "system": "0-cross-encoder",
+        "backend": "torch-fp32",
+        "pairs_per_s": 812.4,
+        "p50_ms": 38.125,
+        "p99_ms": 61.5,
+        "params": 22_713_216,
+    },
+    {
+        "system": "0-cross-encoder",
+        "backend": "onnx-int8",
+        "pairs_per_s": 2301.7,
+        "p50_ms": 12.25,
+        "p99_ms": 19.75,
+        "params": 22_713_216,
+    },
+    {
+        "system": "teacher",
+        "backend": "transformers",
+        "pairs_per_s": 35.2,
+        "p50_ms": 905.5,
+        "p99_ms": 1210.0,
+        "params": 134_515_008,
+    },
 ]
 
 
@@ -290,11 +308,18 @@ def test_labelling_cost_numbers(full: ReportCase) -> None:
     ours, theirs = full.inputs.labeling_stats, full.inputs.baseline_labeling_cost
     assert ours and theirs
     cost_header, *cost_rows = tables(text)[0]
-    assert cost_header == ["cost", "this run (rradistill)", "sliding-window baseline",
-                           "baseline / this run"]
+    assert cost_header == [
+        "cost",
+        "this run (rradistill)",
+        "sliding-window baseline",
+        "baseline / this run",
+    ]
     cost = {row[0]: row[1:] for row in cost_rows}
-    for key, label in [("llm_calls", "LLM calls"), ("prompt_tokens", "prompt tokens"),
-                       ("completion_tokens", "completion tokens")]:
+    for key, label in [
+        ("llm_calls", "LLM calls"),
+        ("prompt_tokens", "prompt tokens"),
+        ("completion_tokens", "completion tokens"),
+    ]:
         mine, base, ratio = cost[f"{label} / query"]
         assert number(mine) == pytest.approx(ours[key]["per_query"], rel=1e-3)
         assert number(base) == pytest.approx(theirs[key]["per_query"], rel=1e-3)
@@ -335,8 +360,12 @@ def test_latency_rows_and_plot(full: ReportCase) -> None:
 def test_figures_are_pngs_and_every_image_link_resolves(full: ReportCase) -> None:
     out = full.paths.markdown.parent
     names = {p.name for p in full.paths.figures}
-    assert names == {"segments.png", "length_buckets.png", "score_distributions.png",
-                     "latency_quality.png"}
+    assert names == {
+        "segments.png",
+        "length_buckets.png",
+        "score_distributions.png",
+        "latency_quality.png",
+    }
     for path in full.paths.figures:
         data = path.read_bytes()
         assert data[:8] == PNG_SIGNATURE and len(data) > 10_000, path
@@ -394,7 +423,9 @@ def test_absent_inputs_give_omitted_lines_not_crashes(tmp_path: Path) -> None:
 
 def test_partial_inputs_explain_what_is_missing(tmp_path: Path) -> None:
     inputs = make_inputs(
-        baseline="bm25-typo", teacher_name="llm-teacher", baseline_labeling_cost=None,
+        baseline="bm25-typo",
+        teacher_name="llm-teacher",
+        baseline_labeling_cost=None,
         latency=[{"system": "not-evaluated", "pairs_per_s": 10.0}],
     )
     case = build_case(tmp_path, inputs)
@@ -404,7 +435,9 @@ def test_partial_inputs_explain_what_is_missing(tmp_path: Path) -> None:
     assert "latency-vs-quality plot omitted because" in case.markdown
     assert SIGNIFICANT_MARK not in section(case.markdown, "Metrics")
     assert {p.name for p in case.paths.figures} == {
-        "segments.png", "length_buckets.png", "score_distributions.png"
+        "segments.png",
+        "length_buckets.png",
+        "score_distributions.png",
     }
 
 
@@ -413,7 +446,8 @@ def test_throughput_axis_when_rows_have_no_latency(tmp_path: Path) -> None:
     case = build_case(tmp_path, make_inputs(latency=rows, segments=None, query_texts=None))
     assert "nDCG@10 against throughput" in case.markdown
     assert [p.name for p in case.paths.figures] == [
-        "score_distributions.png", "latency_quality.png"
+        "score_distributions.png",
+        "latency_quality.png",
     ]
 
 
@@ -433,8 +467,12 @@ def test_user_strings_are_escaped(tmp_path: Path) -> None:
     runs = {"first-stage": runs["first-stage"], evil: runs["teacher"], "a$b$|c": runs["pre-ranker"]}
     results = {name: evaluate_run(run, qrels, METRICS) for name, run in runs.items()}
     inputs = ReportInputs(
-        title="Report <b>bold</b> & co", results=results, baseline="first-stage",
-        runs=runs, qrels=qrels, teacher_name=evil,
+        title="Report <b>bold</b> & co",
+        results=results,
+        baseline="first-stage",
+        runs=runs,
+        qrels=qrels,
+        teacher_name=evil,
         notes=['<img src="http://example.com/x.png" onerror=alert(1)>'],
         config_yaml="name: '<script>x</script>'\n",
         latency=[{"system": evil, "backend": "<b>onnx</b>", "p50_ms": 3.0}],
@@ -457,11 +495,19 @@ def test_user_strings_are_escaped(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- generic stats
 def test_stats_tables_render_scalars_and_nested_dicts() -> None:
     rendered = stats_tables(
-        {"queries": 3, "teachers": ["a", "b"], "rate": 0.123456, "cost": {"total": 12345,
-         "per_query": 4115.0, "detail": {"x": None}}, "empty": {}}
+        {
+            "queries": 3,
+            "teachers": ["a", "b"],
+            "rate": 0.123456,
+            "cost": {"total": 12345, "per_query": 4115.0, "detail": {"x": None}},
+            "empty": {},
+        }
     )
-    assert [t.header for t in rendered] == [["statistic", "value"], ["cost", "value"],
-                                            ["empty", "value"]]
+    assert [t.header for t in rendered] == [
+        ["statistic", "value"],
+        ["cost", "value"],
+        ["empty", "value"],
+    ]
     assert rendered[0].rows == [["queries", "3"], ["teachers", "a, b"], ["rate", "0.1235"]]
     assert rendered[1].rows == [["total", "12,345"], ["per query", "4,115"], ["detail.x", "–"]]
     assert rendered[2].rows == [["(none)", "–"]]

@@ -46,9 +46,17 @@ def chromium() -> Path:
 
 def run_chromium(binary: Path, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
     command = [
-        str(binary), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-        "--no-first-run", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", f"--user-data-dir={profile}", *args,
+        str(binary),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        *args,
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -87,8 +95,11 @@ def test_report_renders_with_plots_in_headless_chromium(
 ) -> None:
     shot = tmp_path / "report.png"
     run_chromium(
-        chromium, tmp_path / "profile", f"--screenshot={shot}",
-        f"--window-size={WINDOW[0]},{WINDOW[1]}", full.paths.html.resolve().as_uri(),
+        chromium,
+        tmp_path / "profile",
+        f"--screenshot={shot}",
+        f"--window-size={WINDOW[0]},{WINDOW[1]}",
+        full.paths.html.resolve().as_uri(),
     )
     assert shot.is_file() and shot.stat().st_size > 20_000
     with Image.open(shot) as image:
@@ -111,7 +122,7 @@ def test_report_renders_with_plots_in_headless_chromium(
     for attrs in images:
         src = attrs.get("src") or ""
         assert src.startswith(prefix) and attrs.get("alt")
-        decoded.append(base64.b64decode(src[len(prefix):]))
+        decoded.append(base64.b64decode(src[len(prefix) :]))
     assert sorted(decoded) == sorted(p.read_bytes() for p in full.paths.figures)
     assert not [t for t, _ in dom.tags if t in ("script", "link", "iframe")]
     assert "rankdistill run: demo" in "".join(dom.text)

@@ -38,9 +38,16 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Reranker:
 
 
 def _config(**overrides: object) -> ServeConfig:
-    base = dict(port=free_port(), api_key_env=KEY_ENV, max_documents=12,
-                max_document_chars=2000, max_query_chars=200, max_batch_pairs=64,
-                batch_wait_ms=20.0, model_name="test-model")
+    base = dict(
+        port=free_port(),
+        api_key_env=KEY_ENV,
+        max_documents=12,
+        max_document_chars=2000,
+        max_query_chars=200,
+        max_batch_pairs=64,
+        batch_wait_ms=20.0,
+        model_name="test-model",
+    )
     base.update(overrides)
     return ServeConfig(**base)
 
@@ -56,8 +63,13 @@ def server_url(engine: Reranker) -> Iterator[str]:
         os.environ.pop(KEY_ENV, None)
 
 
-def post(url: str, body: object = None, *, content: bytes | None = None,
-         headers: dict[str, str] | None = None) -> httpx.Response:
+def post(
+    url: str,
+    body: object = None,
+    *,
+    content: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
     headers = {**AUTH, **(headers or {})}
     if content is not None:
         return httpx.post(f"{url}/rerank", content=content, headers=headers, timeout=60)
@@ -120,8 +132,9 @@ def test_oversize_requests_get_413_naming_the_limit(
 
 
 def test_huge_body_is_refused_before_parsing(server_url: str) -> None:
-    response = post(server_url, content=b"x" * 2_000_000,
-                    headers={"Content-Type": "application/json"})
+    response = post(
+        server_url, content=b"x" * 2_000_000, headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 413
     assert "max_body_bytes" in response.json()["error"]["message"]
 
@@ -195,13 +208,19 @@ def test_concurrent_requests_are_micro_batched_and_counted(
     ok = '{endpoint="/rerank",status="200"}'
     bad = '{endpoint="/rerank",status="400"}'
     assert _metric(after, "rankdistill_requests_total", ok) - _metric(
-        before, "rankdistill_requests_total", ok) == len(jobs)
-    assert _metric(after, "rankdistill_requests_total", bad) - _metric(
-        before, "rankdistill_requests_total", bad) == 1
+        before, "rankdistill_requests_total", ok
+    ) == len(jobs)
+    assert (
+        _metric(after, "rankdistill_requests_total", bad)
+        - _metric(before, "rankdistill_requests_total", bad)
+        == 1
+    )
     batches = _metric(after, "rankdistill_batch_pairs_count") - _metric(
-        before, "rankdistill_batch_pairs_count")
+        before, "rankdistill_batch_pairs_count"
+    )
     pairs = _metric(after, "rankdistill_pairs_scored_total") - _metric(
-        before, "rankdistill_pairs_scored_total")
+        before, "rankdistill_pairs_scored_total"
+    )
     assert pairs == 4 * len(jobs)
     assert 1 <= batches < len(jobs)  # concurrent requests shared model calls
     assert _metric(after, "rankdistill_request_latency_seconds_count") >= len(jobs)
@@ -211,8 +230,12 @@ def test_concurrent_requests_are_micro_batched_and_counted(
 def test_health(server_url: str) -> None:
     response = httpx.get(f"{server_url}/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "model": "test-model", "kind": "cross-encoder",
-                               "backend": "torch"}
+    assert response.json() == {
+        "status": "ok",
+        "model": "test-model",
+        "kind": "cross-encoder",
+        "backend": "torch",
+    }
 
 
 def test_graceful_shutdown_finishes_in_flight_requests(engine: Reranker) -> None:
@@ -220,9 +243,16 @@ def test_graceful_shutdown_finishes_in_flight_requests(engine: Reranker) -> None
     server = BackgroundServer(create_app(engine, cfg), cfg)
     answer: dict[str, httpx.Response] = {}
     with server:
-        sender = threading.Thread(target=lambda: answer.setdefault("r", httpx.post(
-            f"{server.url}/rerank", json={"query": QUERIES[0], "documents": DOCUMENTS * 1},
-            timeout=60)))
+        sender = threading.Thread(
+            target=lambda: answer.setdefault(
+                "r",
+                httpx.post(
+                    f"{server.url}/rerank",
+                    json={"query": QUERIES[0], "documents": DOCUMENTS * 1},
+                    timeout=60,
+                ),
+            )
+        )
         sender.start()
         time.sleep(0.3)  # the request is being scored when shutdown starts
     sender.join(timeout=60)

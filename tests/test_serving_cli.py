@@ -32,8 +32,16 @@ def student(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_help_lists_every_option() -> None:
     runner = CliRunner()
     serve_help = runner.invoke(app, ["serve", "--help"], terminal_width=200).output
-    for option in ("--host", "--port", "--backend", "--api-key-env", "--max-documents",
-                   "--max-batch-pairs", "--batch-wait-ms", "--threads"):
+    for option in (
+        "--host",
+        "--port",
+        "--backend",
+        "--api-key-env",
+        "--max-documents",
+        "--max-batch-pairs",
+        "--batch-wait-ms",
+        "--threads",
+    ):
         assert option in serve_help
     assert "--format" in runner.invoke(app, ["export", "--help"], terminal_width=200).output
 
@@ -41,8 +49,19 @@ def test_help_lists_every_option() -> None:
 def test_export_command_writes_servable_folders(student: Path, tmp_path: Path) -> None:
     from sentence_transformers import CrossEncoder
 
-    result = CliRunner().invoke(app, ["export", str(student), "--out", str(tmp_path),
-                                      "--format", "onnx-int8", "--format", "sentence-transformers"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "export",
+            str(student),
+            "--out",
+            str(tmp_path),
+            "--format",
+            "onnx-int8",
+            "--format",
+            "sentence-transformers",
+        ],
+    )
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "onnx-int8" / "rankdistill.json").read_text())
     assert manifest["backend"] == "onnx-int8"
@@ -64,9 +83,21 @@ def test_serve_command_answers_and_stops_cleanly_on_sigint(student: Path) -> Non
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "RD_TEST_KEY": "k"}
-    cmd = [sys.executable, "-c", "from rankdistill.cli.main import app; app()", "serve",
-           str(student), "--port", str(port), "--backend", "torch", "--threads", "1",
-           "--api-key-env", "RD_TEST_KEY"]
+    cmd = [
+        sys.executable,
+        "-c",
+        "from rankdistill.cli.main import app; app()",
+        "serve",
+        str(student),
+        "--port",
+        str(port),
+        "--backend",
+        "torch",
+        "--threads",
+        "1",
+        "--api-key-env",
+        "RD_TEST_KEY",
+    ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -80,8 +111,12 @@ def test_serve_command_answers_and_stops_cleanly_on_sigint(student: Path) -> Non
                 pass
             assert time.monotonic() < deadline, "serve did not come up"
             time.sleep(0.25)
-        response = httpx.post(f"{url}/rerank", headers={"X-API-Key": "k"}, timeout=60,
-                              json={"query": QUERIES[0], "documents": DOCUMENTS[:3]})
+        response = httpx.post(
+            f"{url}/rerank",
+            headers={"X-API-Key": "k"},
+            timeout=60,
+            json={"query": QUERIES[0], "documents": DOCUMENTS[:3]},
+        )
         assert response.status_code == 200
         assert sorted(r["index"] for r in response.json()["results"]) == [0, 1, 2]
         proc.send_signal(signal.SIGINT)

@@ -58,23 +58,63 @@ def test_cpt_sft_score_shards_merge(tmp_path: Path) -> None:
     model = local_smollm_dir()
     common = ["--set", f"model={model}", "--set", "lora.r=4", "--device", "cpu"]
     _invoke(
-        "teacher", "cpt", "--data", str(data), "--qrels", str(qrels), "--sessions", "20",
-        "--out", str(tmp_path / "cpt"), "--max-steps", "1", "--set", "cpt.max_length=48",
-        "--set", "cpt.batch_size=2", *common,
+        "teacher",
+        "cpt",
+        "--data",
+        str(data),
+        "--qrels",
+        str(qrels),
+        "--sessions",
+        "20",
+        "--out",
+        str(tmp_path / "cpt"),
+        "--max-steps",
+        "1",
+        "--set",
+        "cpt.max_length=48",
+        "--set",
+        "cpt.batch_size=2",
+        *common,
     )
     assert json.loads((tmp_path / "cpt" / "cpt.json").read_text())["steps"] == 1
     _invoke(
-        "teacher", "sft", "--data", str(data), "--qrels", str(qrels),
-        "--cpt", str(tmp_path / "cpt"), "--out", str(tmp_path / "sft"), "--max-steps", "1",
-        "--set", "sft.max_length=48", "--set", "sft.group_size=3", *common,
+        "teacher",
+        "sft",
+        "--data",
+        str(data),
+        "--qrels",
+        str(qrels),
+        "--cpt",
+        str(tmp_path / "cpt"),
+        "--out",
+        str(tmp_path / "sft"),
+        "--max-steps",
+        "1",
+        "--set",
+        "sft.max_length=48",
+        "--set",
+        "sft.group_size=3",
+        *common,
     )
     info = json.loads((tmp_path / "sft" / "teacher.json").read_text())
     assert info["cpt"] == str(tmp_path / "cpt") and info["steps"] == 1
     out = tmp_path / "scores.jsonl"
     for shard in ("0/2", "1/2"):
         _invoke(
-            "teacher", "score", "--teacher", str(tmp_path / "sft"), "--data", str(data),
-            "--out", str(out), "--shard", shard, "--device", "cpu", "--batch-size", "2",
+            "teacher",
+            "score",
+            "--teacher",
+            str(tmp_path / "sft"),
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--shard",
+            shard,
+            "--device",
+            "cpu",
+            "--batch-size",
+            "2",
         )
     _invoke("teacher", "score", "--out", str(out), "--merge", "2")
     records = read_labels(out)

@@ -128,9 +128,7 @@ score_pairs(Slow(), _data(12), {str(path)!r}, progress=False)
 def test_shards_partition_the_queries_and_merge(tmp_path: Path) -> None:
     data = _data(10)
     out = tmp_path / "scores.jsonl"
-    written = [
-        score_pairs(BM25Scorer(), data, out, shard=(i, 3), progress=False) for i in range(3)
-    ]
+    written = [score_pairs(BM25Scorer(), data, out, shard=(i, 3), progress=False) for i in range(3)]
     assert written == [shard_path(out, i, 3) for i in range(3)]
     assert written[1].name == "scores.shard-1-of-3.jsonl"
     per_shard = [{r.qid for r in read_labels(p)} for p in written]

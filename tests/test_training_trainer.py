@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -89,6 +90,22 @@ def test_precision_auto_is_fp32_on_cpu() -> None:
     assert precision_flags("bf16", "cpu") == {"bf16": True, "fp16": False}
     with pytest.raises(ValueError, match="CUDA"):
         precision_flags("fp16", "cpu")
+
+
+def test_bf16_autocast_on_cpu_trains_and_saves_fp32_weights(
+    pristine: CrossEncoderStudent, tmp_path: Path
+) -> None:
+    student = copy.deepcopy(pristine)
+    before = {k: v.clone() for k, v in student.state_dict().items()}
+    result = train_student(
+        toy_config(precision="bf16", max_steps=2), LABELS, TOY, tmp_path, student=student,
+        device="cpu", progress=False,
+    )  # fmt: skip
+    saved = load_file(result.model_dir / "model.safetensors")
+    assert {t.dtype for t in saved.values() if t.is_floating_point()} == {torch.float32}
+    changed = [k for k, v in student.state_dict().items() if not torch.equal(v, before[k])]
+    assert "model.classifier.weight" in changed and len(changed) > 10
+    assert all(math.isfinite(h["loss"]) for h in result.history if "loss" in h)
 
 
 def test_tied_weights_survive_a_safetensors_round_trip(tmp_path: Path) -> None:

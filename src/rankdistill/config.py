@@ -125,9 +125,7 @@ def _expand_student_defaults(data: dict[str, Any]) -> None:
     """Overrides like ``training.students.0.x`` need the default list to exist first."""
     training = data.setdefault("training", {})
     if "students" not in training:
-        training["students"] = [
-            s.model_dump() for s in TrainingConfig().students
-        ]
+        training["students"] = [s.model_dump() for s in TrainingConfig().students]
 
 
 def load_config(source: str | Path | None = None, overrides: list[str] | None = None) -> RunConfig:

@@ -52,9 +52,7 @@ def atomic_write_json(path: str | Path, obj: Any) -> Path:
 
 
 def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> Path:
-    return atomic_write_text(
-        path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-    )
+    return atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
 
 def append_jsonl(path: str | Path, row: dict[str, Any]) -> None:

@@ -71,18 +71,22 @@ def evaluate(
     ),
     qrels: Path = typer.Option(..., "--qrels", help="Qrels: TREC (qid 0 docid rel) or JSON."),
     metrics: str = typer.Option(
-        DEFAULT_METRICS, "--metrics", "-m",
+        DEFAULT_METRICS,
+        "--metrics",
+        "-m",
         help="Space-separated ir-measures strings, plus PNR and PNR@k.",
     ),
     segments: Path | None = typer.Option(
-        None, "--segments",
+        None,
+        "--segments",
         help="JSON qid -> segment (or the pipeline's {split: {qid: segment}}).",
     ),
     segment_split: str | None = typer.Option(
         None, "--segment-split", help="Split to read from a nested segments file (default: dev)."
     ),
     queries: Path | None = typer.Option(
-        None, "--queries",
+        None,
+        "--queries",
         help="Queries (.jsonl, .tsv, rank_llm .json) to segment by word count (--length-buckets).",
     ),
     length_buckets: str = typer.Option(
@@ -98,7 +102,8 @@ def evaluate(
         "half", "--pnr-ties", help="PNR score ties: half, ignore or discordant."
     ),
     missing_queries: str = typer.Option(
-        "ignore", "--missing-queries",
+        "ignore",
+        "--missing-queries",
         help="Judged queries absent from a run: ignore (trec_eval) or zero (trec_eval -c).",
     ),
     out: Path = typer.Option(

@@ -11,15 +11,20 @@ FORMAT_CHOICES = ("onnx", "onnx-int8", "sentence-transformers")
 
 def export_command(
     model_dir: Path = typer.Argument(
-        ..., help="A saved student directory (rankdistill.json + weights + tokenizer).",
-        exists=True, file_okay=False,
+        ...,
+        help="A saved student directory (rankdistill.json + weights + tokenizer).",
+        exists=True,
+        file_okay=False,
     ),
     out: Path = typer.Option(
-        ..., "--out", help="Output folder; each format goes to OUT/<format>/, the layout "
-        "`rankdistill serve` and Reranker.load look for."
+        ...,
+        "--out",
+        help="Output folder; each format goes to OUT/<format>/, the layout "
+        "`rankdistill serve` and Reranker.load look for.",
     ),
     formats: list[str] = typer.Option(
-        ["onnx", "onnx-int8"], "--format",
+        ["onnx", "onnx-int8"],
+        "--format",
         help="onnx, onnx-int8 or sentence-transformers; repeat for several.",
     ),
     opset: int = typer.Option(17, help="ONNX opset version."),

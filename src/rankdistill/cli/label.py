@@ -83,43 +83,57 @@ def load_label_data(paths: list[Path], qrels: Path | None, limit: int | None) ->
 
 def label(
     data: list[Path] = typer.Option(
-        ..., "--data", "-d", exists=True, dir_okay=False,
+        ...,
+        "--data",
+        "-d",
+        exists=True,
+        dir_okay=False,
         help="rank_llm JSON file(s) with queries, candidates and passage texts (repeatable).",
     ),
     out: Path = typer.Option(
         ..., "--out", "-o", help="Output folder: labels.jsonl, label_stats.json, LLM cache."
     ),
     method: str | None = typer.Option(
-        None, "--method", "-m",
+        None,
+        "--method",
+        "-m",
         help=f"Labelling method: {', '.join(METHOD_NAMES)} (default: from the config).",
     ),
     backend: str | None = typer.Option(
         None, "--backend", "-b", help=f"LLM backend: {', '.join(BACKEND_NAMES)}."
     ),
     model: str | None = typer.Option(
-        None, "--model",
+        None,
+        "--model",
         help="LLM: packaged alias (smollm2-135m), local path, GGUF file or hub id.",
     ),
     qrels: Path | None = typer.Option(
-        None, "--qrels", exists=True, dir_okay=False,
+        None,
+        "--qrels",
+        exists=True,
+        dir_okay=False,
         help="Optional judgments (JSON, TREC or BEIR TSV): statistics then report the "
         "labels' agreement with them.",
     ),
     config: Path | None = typer.Option(
-        None, "--config", "-c", exists=True, dir_okay=False,
+        None,
+        "--config",
+        "-c",
+        exists=True,
+        dir_okay=False,
         help="A run config YAML whose `labeling` section is the starting point.",
     ),
     limit: int | None = typer.Option(
         None, "--limit", min=1, help="Label only the first N queries of the data."
     ),
     overrides: list[str] = typer.Option(
-        [], "--set", "-s",
+        [],
+        "--set",
+        "-s",
         help="Override a labeling setting, e.g. --set prerank.top_k=5 --set num_shards=2.",
     ),
     device: str = typer.Option("auto", "--device", help="Device of pre-ranker/ranker models."),
-    progress: bool = typer.Option(
-        True, "--progress/--no-progress", help="Show progress bars."
-    ),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
 ) -> None:
     """Label queries with an LLM teacher (RRADistill, RankGPT sliding window, pointwise)
     or a fusion of rankers, resumably."""
@@ -147,7 +161,11 @@ def label(
     needs_prerank = cfg.method in ("rradistill", "pointwise", "pointwise-graded")
     scorer = prerank_scorer(cfg, dataset, device) if needs_prerank else None
     result = run_labeling(
-        dataset, cfg, out, prerank_scorer=scorer, ranker_scorers=ranker_scorers,
+        dataset,
+        cfg,
+        out,
+        prerank_scorer=scorer,
+        ranker_scorers=ranker_scorers,
         progress=progress,
     )
     stats = result.stats

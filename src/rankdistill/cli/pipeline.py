@@ -1,9 +1,14 @@
 """``rankdistill run``: every stage in order, resumable, from one config.
 
 Each stage writes its outputs under ``RUN_DIR/<stage>/`` and, last, a ``_done.json``
-marker with its summary. A stage whose marker exists is skipped, so rerunning a killed
-run resumes at the first unfinished stage (and the label and train stages resume *inside*
-themselves: finished labels and checkpoints are kept).
+marker with its summary and a fingerprint of the config it ran with. A stage whose
+marker exists is skipped, so rerunning a killed run resumes at the first unfinished stage
+(and the label and train stages resume *inside* themselves: finished labels and
+checkpoints are kept). A stage runs again when its part of the config changed since
+(:data:`STAGE_CONFIG`), when it is forced, or when a stage it reads from
+(:data:`STAGE_UPSTREAM`) ran in this invocation. Its old outputs then move to
+``RUN_DIR/previous/<stage>/`` (one generation is kept), except the LLM call caches,
+which stay: a prompt asked before is not asked again.
 
 Stages hand data forward through files (TREC runs, JSONL labels, model directories),
 never through memory alone, so any stage can be re-run or inspected on its own.
@@ -11,7 +16,9 @@ never through memory alone, so any stage can be re-run or inspected on its own.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,7 +34,34 @@ from rankdistill.utils import atomic_write_json, resolve_device, set_seed
 
 console = Console(stderr=True)
 DONE_MARKER = "_done.json"
+PREVIOUS = "previous"
+KEPT_ON_RERUN = ("llm_cache.sqlite",)  # valid whatever the config: keyed by the prompt
 TEACHER = "teacher"
+# The config sections (dotted paths) each stage reads; seed and device are left out: a
+# run moved to another device, or whose seed changed, keeps its finished stages.
+STAGE_CONFIG: dict[str, tuple[str, ...]] = {
+    "load": ("data",),
+    "select": ("selection",),
+    "retrieve": ("retrieval",),
+    "prerank": ("labeling.prerank",),
+    "label": ("labeling", "teacher"),
+    "train": ("training",),
+    "evaluate": ("evaluation",),
+    "export": ("export",),
+    "benchmark": ("benchmark",),
+}
+# The stage whose outputs each stage reads (its inputs' fingerprint is part of its own).
+STAGE_UPSTREAM: dict[str, str | None] = {
+    "load": None,
+    "select": "load",
+    "retrieve": "select",
+    "prerank": "retrieve",
+    "label": "prerank",
+    "train": "label",
+    "evaluate": "train",
+    "export": "train",
+    "benchmark": "export",
+}
 
 
 @dataclass
@@ -55,6 +89,25 @@ class Pipeline:
 
     def is_done(self, stage: str) -> bool:
         return (self.run_dir / stage / DONE_MARKER).is_file()
+
+    def fingerprint(self, stage: str) -> str:
+        """A hash of the config this stage's outputs depend on, its upstream's included."""
+        dumped = self.config.model_dump(mode="json")
+        sections = {}
+        for dotted in STAGE_CONFIG[stage]:
+            value: Any = dumped
+            for key in dotted.split("."):
+                value = value[key]
+            sections[dotted] = value
+        upstream = STAGE_UPSTREAM[stage]
+        sections["upstream"] = self.fingerprint(upstream) if upstream else None
+        text = json.dumps(sections, sort_keys=True)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+    def is_stale(self, stage: str) -> bool:
+        """Whether the config changed since the stage ran (markers from before are trusted)."""
+        recorded = self.summary(stage).get("config_fingerprint")
+        return recorded is not None and recorded != self.fingerprint(stage)
 
     def summary(self, stage: str) -> dict[str, Any]:
         path = self.run_dir / stage / DONE_MARKER
@@ -237,9 +290,7 @@ def pseudo_grades(record: LabelRecord) -> dict[str, int]:
         return {d: round(g) for d, g in record.grades.items()}
     ranked = [d for d, _ in rank_docs(record.scores)]
     cuts = (0.1, 0.3, 0.6)
-    return {
-        d: 3 - sum(i >= c * len(ranked) for c in cuts) for i, d in enumerate(ranked)
-    }
+    return {d: 3 - sum(i >= c * len(ranked) for c in cuts) for i, d in enumerate(ranked)}
 
 
 def disranker_teacher(p: Pipeline, splits: list[str]) -> dict[str, Any]:
@@ -519,6 +570,38 @@ STAGE_FUNCTIONS: dict[str, Callable[[Pipeline], dict[str, Any]]] = {
 REPORT_AFTER = {"evaluate", "benchmark"}
 
 
+def _why_run(p: Pipeline, stage: str, force: tuple[str, ...], ran: set[str]) -> str | None:
+    """Why a stage must run: "" when it never finished, a reason to print when its output
+    is present but out of date, ``None`` when it is done and can be skipped."""
+    if not p.is_done(stage):
+        return ""
+    if stage in force:
+        return "forced"
+    if STAGE_UPSTREAM[stage] in ran:
+        return f"its input ({STAGE_UPSTREAM[stage]}) was just re-made"
+    if p.is_stale(stage):
+        sections = ", ".join(STAGE_CONFIG[stage])
+        return f"the config changed since it ran ({sections} or an earlier stage's)"
+    return None
+
+
+def _set_aside(p: Pipeline, stage: str) -> None:
+    """Move a finished stage's outputs to ``previous/<stage>/`` before it runs again, so
+    the new run starts clean (labels and checkpoints are not resumed from) and the old
+    ones are not lost; LLM caches are copied back."""
+    current = p.run_dir / stage
+    old = p.run_dir / PREVIOUS / stage
+    if old.exists():
+        shutil.rmtree(old)
+    old.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(current), str(old))
+    for name in KEPT_ON_RERUN:
+        for cached in old.rglob(name):
+            target = current / cached.relative_to(old)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(cached, target)
+
+
 def run_pipeline(
     config: RunConfig,
     *,
@@ -532,18 +615,25 @@ def run_pipeline(
     save_config(config, p.run_dir / "config.resolved.yaml")
     set_seed(config.seed)
     stop = STAGES.index(until) if until else len(STAGES) - 1
+    ran: set[str] = set()
     for stage in STAGES[: stop + 1]:
         if stage not in STAGE_FUNCTIONS:
             console.print(f"[yellow]skip[/] {stage}: not available in this version")
             continue
-        if p.is_done(stage) and stage not in force:
+        why = _why_run(p, stage, force, ran)
+        if why is None:
             console.print(f"[dim]done[/] {stage} (output present, skipped)")
             continue
         console.rule(f"[bold]{stage}")
+        if why:
+            console.print(f"[yellow]re-run[/] {stage}: {why}")
+            _set_aside(p, stage)
         start = time.perf_counter()
         summary = STAGE_FUNCTIONS[stage](p)
         summary["seconds"] = round(time.perf_counter() - start, 2)
+        summary["config_fingerprint"] = p.fingerprint(stage)
         atomic_write_json(p.stage_dir(stage) / DONE_MARKER, summary)
+        ran.add(stage)
         console.print(f"[green]ok[/] {stage} in {summary['seconds']:.1f}s")
         if stage in REPORT_AFTER:
             report = write_report(p)

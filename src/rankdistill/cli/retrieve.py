@@ -67,7 +67,9 @@ def load_collection(
 
 def retrieve(
     corpus: list[Path] = typer.Option(
-        ..., "--corpus", "-c",
+        ...,
+        "--corpus",
+        "-c",
         help="Corpus: rank_llm JSON (candidate texts form the collection; repeatable), "
         "JSONL/TSV passages, or a BEIR folder.",
     ),
@@ -75,7 +77,9 @@ def retrieve(
         "auto", "--corpus-format", help=f"One of {', '.join(CORPUS_FORMATS)} (auto: by suffix)."
     ),
     queries: Path | None = typer.Option(
-        None, "--queries", "-q",
+        None,
+        "--queries",
+        "-q",
         help="Queries (.jsonl, .tsv or rank_llm .json); default: those of the corpus file.",
     ),
     beir_split: str = typer.Option(
@@ -100,7 +104,8 @@ def retrieve(
         "en", "--stopwords", help="bm25s stopword list (en, de, ...), or 'none'."
     ),
     index_dir: Path | None = typer.Option(
-        None, "--index-dir",
+        None,
+        "--index-dir",
         help="Save the index here; if it already holds one, load it instead of re-indexing.",
     ),
     tag: str = typer.Option("bm25", "--tag", help="Run tag written in the TREC file."),
@@ -115,7 +120,11 @@ def retrieve(
     if out_trec is None and out_json is None:
         raise typer.BadParameter("nothing to write: pass --out-trec and/or --out-json")
     config = RetrievalConfig(
-        method="bm25", k=k, k1=k1, b=b, bm25_variant=variant,
+        method="bm25",
+        k=k,
+        k1=k1,
+        b=b,
+        bm25_variant=variant,
         stemmer=None if stemmer.lower() == "none" else stemmer,
         stopwords=None if stopwords.lower() == "none" else stopwords,
     )
@@ -125,7 +134,8 @@ def retrieve(
         if retriever.config != config:
             typer.secho(
                 f"note: using the settings saved with {index_dir}, not the options given",
-                fg="yellow", err=True,
+                fg="yellow",
+                err=True,
             )
     else:
         retriever = BM25Retriever(config).index(documents)

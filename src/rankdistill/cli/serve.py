@@ -11,18 +11,22 @@ BACKEND_CHOICES = ("torch", "onnx", "onnx-int8")
 
 def serve_command(
     model_dir: Path = typer.Argument(
-        ..., help="A student directory (or its ONNX export) to serve.", exists=True,
+        ...,
+        help="A student directory (or its ONNX export) to serve.",
+        exists=True,
         file_okay=False,
     ),
     host: str = typer.Option("127.0.0.1", help="Interface to bind (0.0.0.0 = every interface)."),
     port: int = typer.Option(8080, help="TCP port."),
     backend: str = typer.Option(
-        "onnx-int8", help="Inference backend: torch, onnx or onnx-int8 (exported on the fly "
-        "when MODEL_DIR has no such export)."
+        "onnx-int8",
+        help="Inference backend: torch, onnx or onnx-int8 (exported on the fly "
+        "when MODEL_DIR has no such export).",
     ),
     api_key_env: str | None = typer.Option(
-        None, help="Name of an environment variable holding the API key; clients send "
-        "'Authorization: Bearer KEY' or 'X-API-Key: KEY'. Default: no authentication."
+        None,
+        help="Name of an environment variable holding the API key; clients send "
+        "'Authorization: Bearer KEY' or 'X-API-Key: KEY'. Default: no authentication.",
     ),
     max_documents: int = typer.Option(1000, help="Most documents per request (else 413)."),
     max_document_chars: int = typer.Option(20000, help="Most characters per document (else 413)."),
@@ -51,11 +55,19 @@ def serve_command(
             f"choose one of {', '.join(BACKEND_CHOICES)}", param_hint="--backend"
         )
     cfg = ServeConfig(
-        host=host, port=port, backend=backend, api_key_env=api_key_env,
-        max_documents=max_documents, max_document_chars=max_document_chars,
-        max_query_chars=max_query_chars, max_batch_pairs=max_batch_pairs,
-        batch_wait_ms=batch_wait_ms, batch_size=batch_size, threads=threads,
-        max_length=max_length, model_name=model_name,
+        host=host,
+        port=port,
+        backend=backend,
+        api_key_env=api_key_env,
+        max_documents=max_documents,
+        max_document_chars=max_document_chars,
+        max_query_chars=max_query_chars,
+        max_batch_pairs=max_batch_pairs,
+        batch_wait_ms=batch_wait_ms,
+        batch_size=batch_size,
+        threads=threads,
+        max_length=max_length,
+        model_name=model_name,
     )
     serve(model_dir, cfg)
 

@@ -147,11 +147,10 @@ def cpt(
         from rankdistill.data.records import RankingData
 
         ranking = load_data(data_format, data, qrels, max_queries)
-        graded = RankingData(ranking.queries, ranking.corpus, ranking.candidates,
-                             _relevance(ranking, labels))
-        records = simulate_clicks(
-            graded, sessions_per_query=sessions, seed=cfg.seed, progress=True
+        graded = RankingData(
+            ranking.queries, ranking.corpus, ranking.candidates, _relevance(ranking, labels)
         )
+        records = simulate_clicks(graded, sessions_per_query=sessions, seed=cfg.seed, progress=True)
         corpus = ranking.corpus
     examples = build_cpt_examples(records, corpus, min_clicks=cfg.cpt.min_clicks)
     typer.echo(f"CPT on {len(examples)} clicked (query, result) pairs")

@@ -105,9 +105,9 @@ class RankingData:
             queries={q: v for q, v in self.queries.items() if q in keep},
             corpus=self.corpus,
             candidates={q: v for q, v in self.candidates.items() if q in keep},
-            qrels=None if self.qrels is None else {
-                q: v for q, v in self.qrels.items() if q in keep
-            },
+            qrels=None
+            if self.qrels is None
+            else {q: v for q, v in self.qrels.items() if q in keep},
         )
 
 

@@ -256,8 +256,7 @@ def _pnr(
     metric: PnrMetric, run: Run, qrels: Qrels, qids: Iterable[str], ties: PnrTies
 ) -> tuple[float, dict[str, float], dict[str, PairCounts]]:
     counts = {
-        qid: query_pair_counts(run.get(qid, {}), qrels.get(qid, {}), metric.cutoff)
-        for qid in qids
+        qid: query_pair_counts(run.get(qid, {}), qrels.get(qid, {}), metric.cutoff) for qid in qids
     }
     per_query = {qid: pnr_ratio(c, ties) for qid, c in counts.items()}
     per_query = {qid: v for qid, v in per_query.items() if not math.isnan(v)}

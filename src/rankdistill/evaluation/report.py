@@ -304,7 +304,8 @@ def plot_latency_quality(
     ``quality``.
     """
     parsed = [
-        p if isinstance(p, LatencyQualityPoint)
+        p
+        if isinstance(p, LatencyQualityPoint)
         else LatencyQualityPoint(str(p["name"]), float(p["latency_ms"]), float(p["quality"]))
         for p in points
     ]

@@ -284,9 +284,7 @@ def _difference_cell(test: TestResult | None) -> str:
     return f"{test.mean_diff:+.4f} (p={format_p_value(test.p_value)})"
 
 
-def _segment_rows(
-    tables: Mapping[str, SegmentTable], metrics: list[str]
-) -> list[list[str]]:
+def _segment_rows(tables: Mapping[str, SegmentTable], metrics: list[str]) -> list[list[str]]:
     return [
         [system, segment, str(int(row[NUM_QUERIES_KEY]))]
         + [format_metric(row.get(m)) for m in metrics]
@@ -334,9 +332,7 @@ def _segments_section(inputs: ReportInputs, fig_dir: Path, out_dir: Path) -> Sec
 def _length_section(inputs: ReportInputs, fig_dir: Path, out_dir: Path) -> Section:
     title = "By query length"
     if not inputs.query_texts:
-        return Section(
-            title, [omitted("Per-query-length results", "no query texts were given")]
-        )
+        return Section(title, [omitted("Per-query-length results", "no query texts were given")])
     buckets = length_segments(inputs.query_texts, list(inputs.length_edges))
     return _grouped_section(
         inputs, title, buckets, fig_dir / "length_buckets.png", out_dir, "length (words)"
@@ -520,9 +516,7 @@ def _latency_plot(inputs: ReportInputs, path: Path, out_dir: Path) -> list[Block
         value = row.get(quality) if quality in row else _aggregate(inputs, row["system"], quality)
         if value is not None and not math.isnan(value):
             usable.append((row, float(value)))
-    x_key = next(
-        (k for k in LATENCY_X_KEYS if usable and all(k in row for row, _ in usable)), None
-    )
+    x_key = next((k for k in LATENCY_X_KEYS if usable and all(k in row for row, _ in usable)), None)
     if quality is None or x_key is None:
         reason = f"no row has both {quality or 'a quality metric'} and one of {LATENCY_X_KEYS}"
         return [omitted("The latency-vs-quality plot", reason)]
@@ -614,7 +608,7 @@ def plot_score_distributions_grid(
             ax.legend(fontsize="small")
         else:
             ax.text(0.5, 0.5, "no judged documents", ha="center", transform=ax.transAxes)
-    for ax in axes[len(systems):]:
+    for ax in axes[len(systems) :]:
         ax.set_visible(False)
     return _save(fig, path)
 
@@ -636,9 +630,7 @@ def plot_metric_by_group(
     for i, system in enumerate(systems):
         values = [tables[system].get(g, {}).get(metric, math.nan) for g in groups]
         ax.bar(x + i * width - 0.4 + width / 2, values, width, label=system)
-    counts = [
-        max(int(t[g][NUM_QUERIES_KEY]) for t in tables.values() if g in t) for g in groups
-    ]
+    counts = [max(int(t[g][NUM_QUERIES_KEY]) for t in tables.values() if g in t) for g in groups]
     ax.set_xticks(x, [f"{g}\n(n={n})" for g, n in zip(groups, counts, strict=True)])
     ax.set_ylabel(metric)
     ax.set_title(title)
@@ -667,9 +659,12 @@ def plot_quality_scatter(
         if p.backend:
             right_half = i >= len(ordered) / 2 and len(ordered) > 1
             ax.annotate(
-                _plot_label(p.backend), (p.x, p.quality), textcoords="offset points",
+                _plot_label(p.backend),
+                (p.x, p.quality),
+                textcoords="offset points",
                 xytext=(-6 if right_half else 6, 7 if i % 2 == 0 else -13),
-                ha="right" if right_half else "left", fontsize="small",
+                ha="right" if right_half else "left",
+                fontsize="small",
             )
     if points and all(p.x > 0 for p in points):
         ax.set_xscale("log")
@@ -707,9 +702,7 @@ def _md_block(block: Block) -> str:
         lines = [
             "| " + " | ".join(md_escape(h) for h in block.header) + " |",
             "| "
-            + " | ".join(
-                ":---" if i < block.labels else "---:" for i in range(len(block.header))
-            )
+            + " | ".join(":---" if i < block.labels else "---:" for i in range(len(block.header)))
             + " |",
         ]
         lines += ["| " + " | ".join(md_escape(c) for c in row) + " |" for row in block.rows]
@@ -734,8 +727,10 @@ def render_markdown(title: str, sections: Sequence[Section]) -> str:
 
 # --------------------------------------------------------------------------- HTML
 def _template(name: str) -> str:
-    return resources.files("rankdistill.evaluation").joinpath("templates", name).read_text(
-        encoding="utf-8"
+    return (
+        resources.files("rankdistill.evaluation")
+        .joinpath("templates", name)
+        .read_text(encoding="utf-8")
     )
 
 
@@ -745,6 +740,7 @@ def _anchor(title: str) -> str:
 
 def _html_table(table: Table) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in table.header)
+
     def cell(i: int, text: str) -> str:
         css = ' class="label"' if i < table.labels else ""
         return f"<td{css}>{html.escape(text)}</td>"

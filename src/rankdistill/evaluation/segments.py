@@ -80,9 +80,7 @@ def segments_from_queries(queries: Mapping[str, Query]) -> dict[str, str]:
     return {qid: q.segment for qid, q in queries.items() if q.segment is not None}
 
 
-def length_segments(
-    queries: Mapping[str, Query | str], edges: Sequence[int]
-) -> dict[str, str]:
+def length_segments(queries: Mapping[str, Query | str], edges: Sequence[int]) -> dict[str, str]:
     """qid -> query-length bucket name, bucketed by ``rankdistill.data.selection.length_bucket``."""
     from rankdistill.data.selection import length_bucket
 

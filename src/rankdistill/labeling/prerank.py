@@ -55,8 +55,6 @@ def prerank(
     qids = [q for q in data.queries if q in data.candidates]
     name = scorer.name if scorer is not None else "first-stage"
     for qid in tqdm(qids, desc=f"prerank[{name}]", disable=not progress, unit="q"):
-        candidates = [
-            (d.docid, d.score) for d in data.candidate_list(qid, cfg.candidates).docs
-        ]
+        candidates = [(d.docid, d.score) for d in data.candidate_list(qid, cfg.candidates).docs]
         run[qid] = dict(prerank_query(data.queries[qid].text, candidates, data.corpus, scorer))
     return run

@@ -122,7 +122,8 @@ def parse_template(data: Any, source: str) -> PromptTemplate:
             raise DataFormatError(source, f"invalid format string: {exc}", field=name) from exc
         if bad:
             raise DataFormatError(
-                source, f"unknown placeholder(s) {sorted(bad)}; allowed: {sorted(allowed)}",
+                source,
+                f"unknown placeholder(s) {sorted(bad)}; allowed: {sorted(allowed)}",
                 field=name,
             )
     return template

@@ -78,7 +78,10 @@ def label_queries(
     done = store.done_qids()
     todo = [q for q in qids if q not in done]
     bar = tqdm(
-        todo, desc=desc or f"label[{method.name}]", disable=not progress, unit="q",
+        todo,
+        desc=desc or f"label[{method.name}]",
+        disable=not progress,
+        unit="q",
         position=position,
     )
     for qid in bar:
@@ -163,9 +166,7 @@ def _shard_files(out_dir: Path) -> list[Path]:
 
 def _data_for(data: RankingData, qids: list[str], depth: int) -> RankingData:
     """A picklable subset: the queries, their top-``depth`` candidates and those documents."""
-    candidates = {
-        q: {d.docid: d.score for d in data.candidate_list(q, depth).docs} for q in qids
-    }
+    candidates = {q: {d.docid: d.score for d in data.candidate_list(q, depth).docs} for q in qids}
     docids = {d for run in candidates.values() for d in run}
     return RankingData(
         queries={q: data.queries[q] for q in qids},
@@ -195,8 +196,14 @@ def _label_shard(job: _ShardJob) -> int:
     try:
         method = backends.method(job.ranker_scorers)
         return label_queries(
-            job.data, job.qids, method, store, job.prerank_scorer, job.progress,
-            desc=f"label[{cfg.method}] shard {job.index}", position=job.index,
+            job.data,
+            job.qids,
+            method,
+            store,
+            job.prerank_scorer,
+            job.progress,
+            desc=f"label[{cfg.method}] shard {job.index}",
+            position=job.index,
         )
     finally:
         backends.close()

@@ -106,12 +106,14 @@ def label_statistics(
         "grades": dict(sorted(grades.items(), key=lambda kv: float(kv[0]))),
         "agreement_with_prerank": _agreement(
             records,
-            (lambda r: prerank_run.get(r.qid, {})) if prerank_run is not None
+            (lambda r: prerank_run.get(r.qid, {}))
+            if prerank_run is not None
             else (lambda r: r.extra.get("prerank_scores", {})),
         ),
         **(
             {"agreement_with_qrels": _agreement(records, lambda r: qrels.get(r.qid, {}))}
-            if qrels is not None else {}
+            if qrels is not None
+            else {}
         ),
         "rationales": {
             "documents": sum(len(r.rationales) for r in records),

@@ -162,8 +162,10 @@ def write_parquet(records: list[LabelRecord], path: str | Path) -> Path:
     for record in records:
         row = record.to_dict()
         rows.append(
-            {k: json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v
-             for k, v in row.items()}
+            {
+                k: json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v
+                for k, v in row.items()
+            }
         )
     pq.write_table(pa.Table.from_pylist(rows), path)
     return path

@@ -134,12 +134,17 @@ def _check_limits(cfg: ServeConfig, query: str, texts: list[str]) -> None:
     if len(texts) > cfg.max_documents:
         raise _too_large("too many documents", len(texts), "max_documents", cfg.max_documents)
     if len(query) > cfg.max_query_chars:
-        raise _too_large("query too long (characters)", len(query), "max_query_chars",
-                         cfg.max_query_chars)
+        raise _too_large(
+            "query too long (characters)", len(query), "max_query_chars", cfg.max_query_chars
+        )
     for i, text in enumerate(texts):
         if len(text) > cfg.max_document_chars:
-            raise _too_large(f"documents[{i}] too long (characters)", len(text),
-                             "max_document_chars", cfg.max_document_chars)
+            raise _too_large(
+                f"documents[{i}] too long (characters)",
+                len(text),
+                "max_document_chars",
+                cfg.max_document_chars,
+            )
 
 
 def _api_key(cfg: ServeConfig) -> str | None:
@@ -161,8 +166,11 @@ def _check_key(request: Request, expected: str | None) -> None:
     if given is None and auth.lower().startswith("bearer "):
         given = auth[7:].strip()
     if given is None or not hmac.compare_digest(given.encode(), expected.encode()):
-        raise ApiError(401, "unauthorized", "missing or wrong API key "
-                       "(send 'Authorization: Bearer KEY' or 'X-API-Key: KEY')")
+        raise ApiError(
+            401,
+            "unauthorized",
+            "missing or wrong API key (send 'Authorization: Bearer KEY' or 'X-API-Key: KEY')",
+        )
 
 
 def _sigmoid(x: float) -> float:
@@ -219,12 +227,14 @@ def create_app(reranker: Reranker, cfg: ServeConfig | None = None) -> FastAPI:
             _check_key(request, expected_key)
             declared = request.headers.get("content-length")
             if declared is not None and declared.isdigit() and int(declared) > body_limit:
-                raise _too_large("request body too large (bytes)", int(declared),
-                                 "max_body_bytes", body_limit)
+                raise _too_large(
+                    "request body too large (bytes)", int(declared), "max_body_bytes", body_limit
+                )
             raw = await request.body()
             if len(raw) > body_limit:
-                raise _too_large("request body too large (bytes)", len(raw),
-                                 "max_body_bytes", body_limit)
+                raise _too_large(
+                    "request body too large (bytes)", len(raw), "max_body_bytes", body_limit
+                )
             parsed = _parse_request(raw)
             if isinstance(parsed, TEIRerankRequest):
                 texts = list(parsed.texts)
@@ -237,8 +247,11 @@ def create_app(reranker: Reranker, cfg: ServeConfig | None = None) -> FastAPI:
         order = rank_indices(scores)
         if isinstance(parsed, TEIRerankRequest):
             return [
-                {"index": i, "score": scores[i] if parsed.raw_scores else _sigmoid(scores[i]),
-                 **({"text": texts[i]} if parsed.return_text else {})}
+                {
+                    "index": i,
+                    "score": scores[i] if parsed.raw_scores else _sigmoid(scores[i]),
+                    **({"text": texts[i]} if parsed.return_text else {}),
+                }
                 for i in order
             ]
         results = []
@@ -251,16 +264,23 @@ def create_app(reranker: Reranker, cfg: ServeConfig | None = None) -> FastAPI:
             "id": str(uuid.uuid4()),
             "model": model_name,
             "results": results,
-            "meta": {"backend": reranker.backend.name, "documents": len(texts),
-                     "max_length": reranker.max_length},
+            "meta": {
+                "backend": reranker.backend.name,
+                "documents": len(texts),
+                "max_length": reranker.max_length,
+            },
         }
 
     @app.get("/health")
     async def health() -> JSONResponse:
         worker = batcher._worker
         ok = worker is not None and not worker.done()
-        body = {"status": "ok" if ok else "unavailable", "model": model_name,
-                "kind": reranker.kind, "backend": reranker.backend.name}
+        body = {
+            "status": "ok" if ok else "unavailable",
+            "model": model_name,
+            "kind": reranker.kind,
+            "backend": reranker.backend.name,
+        }
         return JSONResponse(body, status_code=200 if ok else 503)
 
     @app.get("/metrics")
@@ -274,7 +294,10 @@ def _uvicorn_config(app: FastAPI, cfg: ServeConfig, log_level: str) -> uvicorn.C
     import uvicorn
 
     return uvicorn.Config(
-        app, host=cfg.host, port=cfg.port, log_level=log_level,
+        app,
+        host=cfg.host,
+        port=cfg.port,
+        log_level=log_level,
         timeout_graceful_shutdown=math.ceil(cfg.graceful_timeout_s),
     )
 
@@ -287,7 +310,10 @@ def serve(model_dir: str | Path, cfg: ServeConfig | None = None) -> None:
 
     cfg = cfg or ServeConfig()
     reranker = Reranker.load(
-        model_dir, backend=cfg.backend, threads=cfg.threads, max_length=cfg.max_length,
+        model_dir,
+        backend=cfg.backend,
+        threads=cfg.threads,
+        max_length=cfg.max_length,
         batch_size=cfg.batch_size,
     )
     uvicorn.Server(_uvicorn_config(create_app(reranker, cfg), cfg, "info")).run()
@@ -301,8 +327,9 @@ class BackgroundServer:
 
         self.server = uvicorn.Server(_uvicorn_config(app, cfg, log_level))
         self.url = f"http://{cfg.host}:{cfg.port}"
-        self._thread = threading.Thread(target=self.server.run, name="rankdistill-serve",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.run, name="rankdistill-serve", daemon=True
+        )
 
     def __enter__(self) -> BackgroundServer:
         self._thread.start()

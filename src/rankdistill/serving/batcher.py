@@ -73,7 +73,8 @@ class MicroBatcher:
             remaining = deadline - time.monotonic()
             try:
                 job = (
-                    self._queue.get_nowait() if remaining <= 0
+                    self._queue.get_nowait()
+                    if remaining <= 0
                     else await asyncio.wait_for(self._queue.get(), remaining)
                 )
             except (asyncio.QueueEmpty, TimeoutError):

@@ -44,8 +44,11 @@ class CrossEncoderPairs:
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.max_query_tokens = max_query_tokens or max_length // 2
-        self.input_names = [n for n in ("input_ids", "attention_mask", "token_type_ids")
-                            if n in tokenizer.model_input_names]
+        self.input_names = [
+            n
+            for n in ("input_ids", "attention_mask", "token_type_ids")
+            if n in tokenizer.model_input_names
+        ]
 
     def encode(self, queries: Sequence[str], documents: Sequence[str]) -> Encoded:
         clipped: dict[str, str] = {}
@@ -93,8 +96,9 @@ class RRAGPTPairs:
     def encode(self, queries: Sequence[str], documents: Sequence[str]) -> Encoded:
         from rankdistill.students.rra_gpt import split_template
 
-        parts = [split_template(self.template, q, d) for q, d in zip(queries, documents,
-                                                                     strict=True)]
+        parts = [
+            split_template(self.template, q, d) for q, d in zip(queries, documents, strict=True)
+        ]
         fixed: dict[tuple[str, str], tuple[list[int], list[int]]] = {}
         for head, _, tail in parts:
             if (head, tail) not in fixed:

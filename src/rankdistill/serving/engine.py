@@ -82,7 +82,11 @@ class TorchBackend:
     name = "torch"
 
     def __init__(
-        self, model_dir: str, manifest: dict[str, Any], tokenizer: Any, threads: int | None,
+        self,
+        model_dir: str,
+        manifest: dict[str, Any],
+        tokenizer: Any,
+        threads: int | None,
         device: str = "cpu",
     ) -> None:
         import torch
@@ -139,6 +143,7 @@ BACKENDS: dict[str, str] = {
 
 def rank_indices(scores: Sequence[float]) -> list[int]:
     """Indices by descending score; ties keep input order, NaN ranks last."""
+
     def key(i: int) -> float:
         s = scores[i]
         return math.inf if math.isnan(s) else -s

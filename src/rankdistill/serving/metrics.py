@@ -86,15 +86,18 @@ class ServiceMetrics:
 
     def __init__(self) -> None:
         self.requests = Counter(
-            "rankdistill_requests_total", "HTTP requests by endpoint and status code.",
+            "rankdistill_requests_total",
+            "HTTP requests by endpoint and status code.",
             ("endpoint", "status"),
         )
         self.latency = Histogram(
-            "rankdistill_request_latency_seconds", "Latency of /rerank requests.",
+            "rankdistill_request_latency_seconds",
+            "Latency of /rerank requests.",
             LATENCY_BUCKETS,
         )
         self.batch_pairs = Histogram(
-            "rankdistill_batch_pairs", "Pairs per model call of the micro-batcher.",
+            "rankdistill_batch_pairs",
+            "Pairs per model call of the micro-batcher.",
             BATCH_BUCKETS,
         )
         self.pairs = Counter("rankdistill_pairs_scored_total", "Query-document pairs scored.", ())

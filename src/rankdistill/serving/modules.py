@@ -67,8 +67,11 @@ def load_cross_encoder(
             f"a cross-encoder needs num_labels=1, got {model.config.num_labels}",
             field="num_labels",
         )
-    names = [n for n in ("input_ids", "attention_mask", "token_type_ids")
-             if n in tokenizer.model_input_names]
+    names = [
+        n
+        for n in ("input_ids", "attention_mask", "token_type_ids")
+        if n in tokenizer.model_input_names
+    ]
     return CrossEncoderScorer(model, names).eval()
 
 

@@ -63,8 +63,14 @@ def build_cross_encoder_dir(path: Path, head: str = "principal") -> Path:
     tokenizer = AutoTokenizer.from_pretrained(backbone)
     if head == "principal":
         pairs = _pairs()
-        enc = tokenizer([q for q, _ in pairs], [d for _, d in pairs], padding=True,
-                        truncation=True, max_length=64, return_tensors="pt")
+        enc = tokenizer(
+            [q for q, _ in pairs],
+            [d for _, d in pairs],
+            padding=True,
+            truncation=True,
+            max_length=64,
+            return_tensors="pt",
+        )
         with torch.no_grad():
             pooled = model.bert(**enc).pooler_output
             centred = pooled - pooled.mean(0)
@@ -96,12 +102,20 @@ def build_tiny_rra_gpt_dir(path: Path, head: str = "mlp") -> Path:
     tokenizer = AutoTokenizer.from_pretrained(resolve_model("minilm-l6").path)
     torch.manual_seed(0)
     config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
         pad_token_id=tokenizer.pad_token_id,
     )
     student = RraGptStudent(
-        backbone="tiny-random-llama", head=head, max_length=96, model=LlamaForCausalLM(config),
+        backbone="tiny-random-llama",
+        head=head,
+        max_length=96,
+        model=LlamaForCausalLM(config),
         tokenizer=tokenizer,
     )
     student.eval().save_for_inference(path)
@@ -137,7 +151,8 @@ def reference_scores(
     with torch.no_grad():
         for q, d in pairs:
             # A one-pair batch: a lone call drops an empty text_pair ("" is falsy).
-            enc = tokenizer([q], [d], truncation="only_second", max_length=max_length,
-                            return_tensors="pt")
+            enc = tokenizer(
+                [q], [d], truncation="only_second", max_length=max_length, return_tensors="pt"
+            )
             out.append(float(model(**enc).logits[0, 0]))
     return out

@@ -91,7 +91,8 @@ def score_pairs(
     store = LabelStore(path)
     done = store.done_qids()
     todo = [
-        q for q in data.queries
+        q
+        for q in data.queries
         if q in data.candidates and shard_of(q, total) == index and q not in done
     ]
     teacher_id = teacher or scorer.name
@@ -101,15 +102,17 @@ def score_pairs(
         query = data.queries[qid].text
         texts = [data.corpus[d].full_text for d in docids]
         scores = _score_in_batches(scorer, query, texts, batch_size)
-        store.append(LabelRecord(
-            qid=qid,
-            query=query,
-            docids=docids,
-            method=METHOD,
-            teacher=teacher_id,
-            scores=dict(zip(docids, scores, strict=True)),
-            extra={"k": k, "shard": f"{index}/{total}"},
-        ))
+        store.append(
+            LabelRecord(
+                qid=qid,
+                query=query,
+                docids=docids,
+                method=METHOD,
+                teacher=teacher_id,
+                scores=dict(zip(docids, scores, strict=True)),
+                extra={"k": k, "shard": f"{index}/{total}"},
+            )
+        )
     return path
 
 

@@ -209,9 +209,7 @@ class LLMRanker(nn.Module):
             for k, v in self.score_head.state_dict().items()
         }
         save_file(head, str(directory / HEAD_FILE))
-        atomic_write_json(
-            directory / TEACHER_FILE, {**info, **self.settings(), "lora": is_lora}
-        )
+        atomic_write_json(directory / TEACHER_FILE, {**info, **self.settings(), "lora": is_lora})
         return directory
 
     @classmethod
@@ -348,12 +346,14 @@ def build_query_groups(
         if len(docs) < 1 or (pairwise and len(set(docs.values())) < 2):
             continue
         chosen = _stratified_order(docs, rng)[:group_size]
-        groups.append(QueryGroup(
-            qid=qid,
-            query=data.queries[qid].text,
-            documents=[data.corpus[d].full_text for d in chosen],
-            labels=[docs[d] for d in chosen],
-        ))
+        groups.append(
+            QueryGroup(
+                qid=qid,
+                query=data.queries[qid].text,
+                documents=[data.corpus[d].full_text for d in chosen],
+                labels=[docs[d] for d in chosen],
+            )
+        )
     return groups
 
 

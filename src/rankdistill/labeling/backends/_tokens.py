@@ -67,9 +67,7 @@ def hf_candidate_variant_table(tokenizer: Any, candidates: Sequence[str]) -> dic
     )
 
 
-def variant_logprobs(
-    variants: Mapping[str, Sequence[int]], logprobs: Any
-) -> dict[str, float]:
+def variant_logprobs(variants: Mapping[str, Sequence[int]], logprobs: Any) -> dict[str, float]:
     """``candidate -> logsumexp`` of its variants' log-probabilities.
 
     ``logprobs`` is anything indexed by token id (a vocabulary-sized array or tensor row,
