@@ -81,6 +81,19 @@ def test_generate_returns_server_answer_and_usage(openai_server: OpenAITestServe
     backend.close()
 
 
+def test_token_limit_field_is_configurable(openai_server: OpenAITestServer) -> None:
+    backend = _backend(openai_server, token_limit_field="max_completion_tokens")
+    [generation] = backend.generate([_prompt(0)], max_new_tokens=2)
+    assert generation.text == "echo: prompt"  # the server read the limit from that field
+    assert generation.finish_reason == "length"
+    backend.count_tokens(_prompt(0))
+    first, second = openai_server.chat_requests()
+    assert first.body is not None and second.body is not None
+    assert first.body["max_completion_tokens"] == 2 and "max_tokens" not in first.body
+    assert second.body["max_completion_tokens"] == 1 and "max_tokens" not in second.body
+    backend.close()
+
+
 def test_results_keep_input_order(openai_server: OpenAITestServer) -> None:
     backend = _backend(openai_server, concurrency=4)
     prompts = [_prompt(i) for i in range(10)]

@@ -29,6 +29,13 @@ class BackendConfig(BaseModel):
     concurrency: int = 8
     timeout_s: float = 60.0
     max_retries: int = 5
+    token_limit_field: Literal["max_tokens", "max_completion_tokens"] = Field(
+        "max_tokens",
+        description=(
+            "Request field carrying the answer's token limit: OpenAI's newest models want "
+            "max_completion_tokens; vLLM, llama.cpp and older servers read max_tokens."
+        ),
+    )
     # vLLM.
     tensor_parallel_size: int = 1
     gpu_memory_utilization: float = 0.9

@@ -70,13 +70,8 @@ class CrossEncoderPairs:
 
 
 class RRAGPTPairs:
-    """The RRA-GPT prompt ``Query: {q}\nDocument: {d}\nRelevant:``, cut as the student cuts it.
-
-    Same rule as ``RraGptStudent`` (its training format, which serving must match): the
-    text before and after the document is kept, the document gets the room left in
-    ``max_length``, and a query so long that nothing fits keeps its last tokens (where
-    ``Relevant:`` sits). No special tokens are added.
-    """
+    """The RRA-GPT prompt ``Query: {q}\nDocument: {d}\nRelevant:``, cut as the student cuts it
+    (``rankdistill.students.rra_gpt.fit_prompt``). No special tokens are added."""
 
     input_names: ClassVar[list[str]] = ["input_ids", "attention_mask"]
 
@@ -94,7 +89,7 @@ class RRAGPTPairs:
         self.template = template or PROMPT_TEMPLATE
 
     def encode(self, queries: Sequence[str], documents: Sequence[str]) -> Encoded:
-        from rankdistill.students.rra_gpt import split_template
+        from rankdistill.students.rra_gpt import fit_prompt, split_template
 
         parts = [
             split_template(self.template, q, d) for q, d in zip(queries, documents, strict=True)
@@ -108,8 +103,7 @@ class RRAGPTPairs:
         rows = []
         for (head, _, tail), doc in zip(parts, doc_ids, strict=True):
             head_ids, tail_ids = fixed[(head, tail)]
-            room = max(self.max_length - len(head_ids) - len(tail_ids), 0)
-            rows.append((head_ids + doc[:room] + tail_ids)[-self.max_length :])
+            rows.append(fit_prompt(head_ids, doc, tail_ids, self.max_length))
         return {"input_ids": rows}
 
 

@@ -141,6 +141,16 @@ def split_template(template: str, query: str, document: str) -> tuple[str, str, 
     return stripped, head[len(stripped) :] + document, tail
 
 
+def fit_prompt(
+    head_ids: list[int], doc_ids: list[int], tail_ids: list[int], max_length: int
+) -> list[int]:
+    """The prompt's token ids cut to ``max_length``: the text around the document is kept
+    and the document gets the room left. A query so long that nothing fits keeps the last
+    tokens, where ``Relevant:`` sits. Training and serving both cut with this rule."""
+    room = max(max_length - len(head_ids) - len(tail_ids), 0)
+    return (head_ids + doc_ids[:room] + tail_ids)[-max_length:]
+
+
 def single_token_id(tokenizer: Any, text: str) -> int:
     """The id of ``text`` if the tokenizer encodes it as exactly one token, else an error."""
     ids = tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -237,13 +247,10 @@ class RraGptStudent(StudentModel):
         """Prompt token ids; the document is cut so the whole prompt fits ``max_length``."""
         tok = self.tokenizer
         head, document, tail = split_template(PROMPT_TEMPLATE, query, document)
-        head_ids = tok(head, add_special_tokens=False)["input_ids"]
-        tail_ids = tok(tail, add_special_tokens=False)["input_ids"]
-        room = max(self.max_length - len(head_ids) - len(tail_ids), 0)
-        doc_ids = tok(document, add_special_tokens=False)["input_ids"][:room]
-        ids = head_ids + doc_ids + tail_ids
-        # A very long query alone can overflow: keep the end, where "Relevant:" sits.
-        return ids[-self.max_length :]
+        head_ids, doc_ids, tail_ids = tok([head, document, tail], add_special_tokens=False)[
+            "input_ids"
+        ]
+        return fit_prompt(head_ids, doc_ids, tail_ids, self.max_length)
 
     def _continuation(self, answer: bool | None, rationale: str | None) -> tuple[list[int], int]:
         """Tokens after the prompt (answer, rationale, EOS) and how many are rationale+EOS."""

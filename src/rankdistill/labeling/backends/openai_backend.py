@@ -244,7 +244,7 @@ class OpenAIBackend:
                 {
                     "model": self.cfg.model,
                     "messages": messages,
-                    "max_tokens": max_new_tokens,
+                    self.cfg.token_limit_field: max_new_tokens,
                     "temperature": temperature,
                 }
             )
@@ -284,7 +284,7 @@ class OpenAIBackend:
                 {
                     "model": self.cfg.model,
                     "messages": messages,
-                    "max_tokens": 1,
+                    self.cfg.token_limit_field: 1,
                     "temperature": 0.0,
                     "logprobs": True,
                     "top_logprobs": self.top_logprobs,
@@ -318,7 +318,12 @@ class OpenAIBackend:
         the backend in a ``CachedBackend`` to pay it once per prompt.
         """
         data = self._post(
-            {"model": self.cfg.model, "messages": messages, "max_tokens": 1, "temperature": 0.0}
+            {
+                "model": self.cfg.model,
+                "messages": messages,
+                self.cfg.token_limit_field: 1,
+                "temperature": 0.0,
+            }
         )
         usage = data.get("usage")
         if not isinstance(usage, dict) or "prompt_tokens" not in usage:
