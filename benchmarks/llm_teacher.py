@@ -94,6 +94,7 @@ def pseudo_grades(train: Any, labels: Path | None) -> dict[str, dict[str, int]]:
             r.qid: {d: round(v) for d, v in r.targets(prefer="grades").items()}
             for r in read_labels(labels)
         }
+    from rankdistill.labeling.grading import grades_by_rank
     from rankdistill.retrieval.dense import BiEncoderScorer
     from rankdistill.scoring import rerank_run
 
@@ -105,9 +106,7 @@ def pseudo_grades(train: Any, labels: Path | None) -> dict[str, dict[str, int]]:
             for rank, docid in enumerate(sorted(run, key=lambda d: -run[d]), start=1):
                 fused[docid] = fused.get(docid, 0.0) + 1.0 / (60 + rank)
         order = sorted(fused, key=lambda d: -fused[d])
-        grades[qid] = {
-            d: 3 - sum(rank >= cut for cut in GRADE_CUTS) for rank, d in enumerate(order)
-        }
+        grades[qid] = grades_by_rank(order, GRADE_CUTS)
     return grades
 
 

@@ -10,10 +10,12 @@ import yaml
 from typer.testing import CliRunner
 
 from rankdistill.cli.main import app
-from rankdistill.cli.pipeline import pseudo_grades, run_pipeline, teacher_run
+from rankdistill.cli.pipeline import run_pipeline
 from rankdistill.config import load_config
 from rankdistill.data.records import LabelRecord
 from rankdistill.data.trec import read_trec_run
+from rankdistill.evaluation.teacher import teacher_run
+from rankdistill.labeling.grading import grades_by_rank, pseudo_grades
 from rankdistill.labeling.store import read_labels
 
 FAST = [
@@ -136,6 +138,9 @@ def test_pseudo_grades_round_grades_and_cut_scores_by_rank() -> None:
     scores = {f"d{i}": float(10 - i) for i in range(10)}
     grades = pseudo_grades(_record("q", scores=scores))
     assert [grades[f"d{i}"] for i in range(10)] == [3, 2, 2, 1, 1, 1, 0, 0, 0, 0]
+    # absolute cuts, as the LLM-teacher benchmark uses: ranks 0-1 -> 3, 2-4 -> 2, 5-9 -> 1
+    ranked = [f"d{i}" for i in range(12)]
+    assert list(grades_by_rank(ranked, (2, 5, 10)).values()) == [3, 3, 2, 2, 2, 1, 1, 1, 1, 1, 0, 0]
 
 
 def test_report_is_written_after_evaluate(tmp_path: Path) -> None:

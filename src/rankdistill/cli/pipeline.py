@@ -28,7 +28,7 @@ from typing import Any
 from rich.console import Console
 
 from rankdistill.config import STAGES, RunConfig, dump_config, save_config
-from rankdistill.data.records import LabelRecord, RankingData, Run, rank_docs
+from rankdistill.data.records import RankingData, Run
 from rankdistill.scoring import Scorer
 from rankdistill.utils import atomic_write_json, resolve_device, set_seed
 
@@ -280,82 +280,26 @@ def labels_path(p: Pipeline, split: str) -> Path:
     return method_labels_path(p, split)
 
 
-def pseudo_grades(record: LabelRecord) -> dict[str, int]:
-    """0-3 grades from a teacher's labels, to simulate clicks when there is no log.
-
-    Graded labels are rounded; score-only teachers are cut by rank (reconstructed): the
-    top 10% of a query's documents get 3, the next 20% 2, the next 30% 1, the rest 0.
-    """
-    if record.grades:
-        return {d: round(g) for d, g in record.grades.items()}
-    ranked = [d for d, _ in rank_docs(record.scores)]
-    cuts = (0.1, 0.3, 0.6)
-    return {d: 3 - sum(i >= c * len(ranked) for c in cuts) for i, d in enumerate(ranked)}
-
-
 def disranker_teacher(p: Pipeline, splits: list[str]) -> dict[str, Any]:
-    """DisRanker: CPT on clicks, SFT on the labels just made, then score every candidate.
-
-    Clicks come from ``data.clicks`` or, without a log, are simulated from the teacher's
-    grades over the pre-ranked training candidates (a position-based click model). Each
-    step's output is kept, so a rerun resumes after the last finished one.
-    """
-    from rankdistill.data.clicks import read_click_log, simulate_clicks
+    """DisRanker: CPT on clicks (``data.clicks``, else simulated from the labels), SFT on
+    the labels just made, then the fine-tuned LLM scores every pre-ranked candidate."""
+    from rankdistill.data.clicks import read_click_log
     from rankdistill.labeling.store import read_labels
-    from rankdistill.teachers.cpt import build_cpt_examples, run_cpt
+    from rankdistill.teachers.chain import train_disranker_teacher
     from rankdistill.teachers.scoring import score_pairs
-    from rankdistill.teachers.sft import LLMTeacherScorer, run_sft
+    from rankdistill.teachers.sft import LLMTeacherScorer
 
     cfg = p.config.teacher
-    folder = p.stage_dir("teacher")
-    train = p.data("train", candidates="prerank")
+    clicks = read_click_log(p.base_dir / p.config.data.clicks) if p.config.data.clicks else None
     labels = read_labels(method_labels_path(p, "train"))
-    init = None
-    if cfg.cpt.enabled:
-        init = folder / "cpt"
-        if not (init / "cpt.json").is_file():
-            if p.config.data.clicks:
-                clicks = read_click_log(p.base_dir / p.config.data.clicks)
-            else:
-                grades = {r.qid: pseudo_grades(r) for r in labels}
-                pseudo = RankingData(train.queries, train.corpus, train.candidates, grades)
-                clicks = simulate_clicks(pseudo, train.candidates, seed=cfg.seed)
-            run_cpt(cfg, build_cpt_examples(clicks, train.corpus), init, device=p.device)
-    sft_dir = folder / "sft"
-    if not (sft_dir / "teacher.json").is_file():
-        run_sft(cfg, labels, train, sft_dir, init=init, device=p.device)
+    train = p.data("train", candidates="prerank")
+    folder = p.stage_dir("teacher")
+    init, sft_dir = train_disranker_teacher(cfg, labels, train, folder, clicks, p.device)
     scorer = LLMTeacherScorer.from_dir(sft_dir, device=p.device, batch_size=cfg.score_batch_size)
     for split in splits:
         data = p.data(split, candidates="prerank")
         score_pairs(scorer, data, labels_path(p, split), k=cfg.score_k, teacher=scorer.name)
     return {"cpt": str(init) if init else None, "sft": str(sft_dir)}
-
-
-def teacher_run(records: list[LabelRecord], prerank: Run) -> Run:
-    """The teacher's ranking of each query's pre-ranked candidates, for evaluation.
-
-    Documents the teacher scored come first, in its order (scores when it gave scores,
-    else grades). Listwise teachers only see top-k + bottom-k, so unshown candidates keep
-    the pre-ranker's order below the documents the teacher listed, and documents the
-    teacher judged irrelevant (grade 0, e.g. RRADistill's "missing") go to the bottom.
-    """
-    run: Run = {}
-    for rec in records:
-        order = [d for d, _ in rank_docs(prerank.get(rec.qid, {}))]
-        n = len(order)
-        scores = {d: -float(i) for i, d in enumerate(order)}  # pre-ranker order, in (-n, 0]
-        if rec.scores:
-            ranked = [d for d, _ in rank_docs(rec.scores)]
-            scores.update({d: 2.0 * n + len(ranked) - i for i, d in enumerate(ranked)})
-        else:
-            for d, grade in rec.grades.items():
-                scores[d] = (
-                    2.0 * n + grade * n + scores.get(d, 0.0)
-                    if grade > 0
-                    else -2.0 * n + scores.get(d, 0.0)
-                )
-        run[rec.qid] = scores
-    return run
 
 
 def dev_evaluator(p: Pipeline, k: int | None = None) -> Callable[[Scorer], dict[str, float]]:
@@ -411,6 +355,7 @@ def stage_evaluate(p: Pipeline) -> dict[str, Any]:
     from rankdistill.data.trec import read_trec_run, write_trec_run
     from rankdistill.evaluation.metrics import evaluate_run
     from rankdistill.evaluation.report import write_eval_outputs
+    from rankdistill.evaluation.teacher import teacher_run
     from rankdistill.labeling.store import read_labels
     from rankdistill.scoring import rerank_run
 
@@ -548,7 +493,7 @@ def write_report(p: Pipeline) -> Path | None:
         config_yaml=dump_config(p.config),
         notes=[
             f"Teacher: {describe_teacher(p.config)}. On dev it re-orders the pre-ranker's "
-            "candidates it was shown (`rankdistill.cli.pipeline.teacher_run`).",
+            "candidates it was shown (`rankdistill.evaluation.teacher.teacher_run`).",
         ],
     )
     paths = build_run_report(inputs, p.run_dir)

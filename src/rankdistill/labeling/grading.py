@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Literal
 
+from rankdistill.data.records import LabelRecord, rank_docs
+
 GradingScheme = Literal["linear", "reciprocal", "binary"]
 
 
@@ -59,3 +61,27 @@ def grades_from_order(
         for index in range(num_shown):
             grades.setdefault(index, 0.0)
     return grades
+
+
+# (reconstructed) Share of a score-only teacher's ranking graded 3, 2 and 1 (cumulative):
+# the top 10% get 3, the next 20% 2, the next 30% 1, the rest 0.
+PSEUDO_GRADE_SHARES = (0.1, 0.3, 0.6)
+
+
+def grades_by_rank(ranked: Sequence[str], cuts: Sequence[float]) -> dict[str, int]:
+    """0-3 grades from an order, best first: a document at 0-based rank r gets
+    ``3 - (how many cuts are <= r)``, so ``cuts=(2, 5, 10)`` gives ranks 0-1 grade 3,
+    2-4 grade 2, 5-9 grade 1 and the rest 0."""
+    return {d: 3 - sum(r >= c for c in cuts) for r, d in enumerate(ranked)}
+
+
+def pseudo_grades(record: LabelRecord) -> dict[str, int]:
+    """0-3 grades from a teacher's labels, to simulate clicks when there is no log.
+
+    Graded labels are rounded; score-only teachers are cut by rank share
+    (:data:`PSEUDO_GRADE_SHARES`).
+    """
+    if record.grades:
+        return {d: round(g) for d, g in record.grades.items()}
+    ranked = [d for d, _ in rank_docs(record.scores)]
+    return grades_by_rank(ranked, [share * len(ranked) for share in PSEUDO_GRADE_SHARES])
