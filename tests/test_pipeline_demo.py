@@ -19,6 +19,7 @@ from pathlib import Path
 import ir_measures
 import pytest
 
+from rankdistill.config import STAGES
 from rankdistill.data.builtin import builtin_dataset
 from rankdistill.data.trec import read_trec_run
 
@@ -89,17 +90,7 @@ def test_demo_pipeline_kill_and_resume(tmp_path: Path) -> None:
     assert len(after) == len(set(after)) == 8, "no query labelled twice, none lost"
 
     # 3. Every stage finished; the report exists.
-    for stage in (
-        "load",
-        "select",
-        "retrieve",
-        "prerank",
-        "label",
-        "train",
-        "evaluate",
-        "export",
-        "benchmark",
-    ):
+    for stage in STAGES:
         assert (run_dir / stage / "_done.json").is_file(), stage
     report = (run_dir / "report.md").read_text(encoding="utf-8")
     assert "first-stage" in report and "0-cross-encoder" in report
