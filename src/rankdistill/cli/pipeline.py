@@ -35,7 +35,6 @@ from rankdistill.utils import atomic_write_json, resolve_device, set_seed
 console = Console(stderr=True)
 DONE_MARKER = "_done.json"
 PREVIOUS = "previous"
-KEPT_ON_RERUN = ("llm_cache.sqlite",)  # valid whatever the config: keyed by the prompt
 TEACHER = "teacher"
 # The config sections (dotted paths) each stage reads; seed and device are left out: a
 # run moved to another device, or whose seed changed, keeps its finished stages.
@@ -540,11 +539,13 @@ def _set_aside(p: Pipeline, stage: str) -> None:
         shutil.rmtree(old)
     old.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(str(current), str(old))
-    for name in KEPT_ON_RERUN:
-        for cached in old.rglob(name):
-            target = current / cached.relative_to(old)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(cached, target)
+    # LLM caches are valid whatever the config: they are keyed by the prompt.
+    from rankdistill.labeling.runner import CACHE_FILE
+
+    for cached in old.rglob(CACHE_FILE):
+        target = current / cached.relative_to(old)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(cached, target)
 
 
 def run_pipeline(

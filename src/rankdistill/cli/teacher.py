@@ -73,12 +73,10 @@ def load_data(
 
 def grades_from_labels(path: Path) -> Qrels:
     """Teacher grades (or scores, rounded) from a label store, as a ``Qrels``."""
+    from rankdistill.labeling.grading import rounded_grades
     from rankdistill.labeling.store import read_labels
 
-    return {
-        r.qid: {d: round(v) for d, v in r.targets(prefer="grades").items()}
-        for r in read_labels(path)
-    }
+    return {r.qid: rounded_grades(r) for r in read_labels(path)}
 
 
 def _relevance(data: RankingData, labels: Path | None) -> Qrels:

@@ -75,6 +75,11 @@ def grades_by_rank(ranked: Sequence[str], cuts: Sequence[float]) -> dict[str, in
     return {d: 3 - sum(r >= c for c in cuts) for r, d in enumerate(ranked)}
 
 
+def rounded_grades(record: LabelRecord) -> dict[str, int]:
+    """The record's grades (else its scores), rounded to integers."""
+    return {d: round(v) for d, v in record.targets(prefer="grades").items()}
+
+
 def pseudo_grades(record: LabelRecord) -> dict[str, int]:
     """0-3 grades from a teacher's labels, to simulate clicks when there is no log.
 
@@ -82,6 +87,6 @@ def pseudo_grades(record: LabelRecord) -> dict[str, int]:
     (:data:`PSEUDO_GRADE_SHARES`).
     """
     if record.grades:
-        return {d: round(g) for d, g in record.grades.items()}
+        return rounded_grades(record)
     ranked = [d for d, _ in rank_docs(record.scores)]
     return grades_by_rank(ranked, [share * len(ranked) for share in PSEUDO_GRADE_SHARES])

@@ -78,11 +78,15 @@ def _rng(seed: int, qid: str) -> random.Random:
     return random.Random(int.from_bytes(digest[:8], "big"))
 
 
+def _n_top(group_size: int) -> int:
+    """How many of a cut group's places go to the query's best documents."""
+    return max(1, math.ceil(TOP_SHARE * group_size))
+
+
 def _top_and_rest(docs: list[tuple[str, float]], group_size: int) -> tuple[list[int], list[int]]:
-    """Positions of the best ``ceil(TOP_SHARE * group_size)`` by target, and of the rest."""
-    n_top = max(1, math.ceil(TOP_SHARE * group_size))
+    """Positions of the best :func:`_n_top` documents by target, and of the rest."""
     by_target = sorted(range(len(docs)), key=lambda i: -docs[i][1])  # stable for ties
-    top = by_target[:n_top]
+    top = by_target[: _n_top(group_size)]
     chosen = set(top)
     return top, [i for i in range(len(docs)) if i not in chosen]
 
@@ -91,7 +95,7 @@ def groups_needed(n_docs: int, group_size: int, sampling: Sampling) -> int:
     """How many cuts of one query show each of its ``n_docs`` documents at least once."""
     if n_docs <= group_size or sampling == "first":
         return 1
-    n_top = max(1, math.ceil(TOP_SHARE * group_size))
+    n_top = _n_top(group_size)
     return math.ceil((n_docs - n_top) / (group_size - n_top)) if group_size > n_top else 1
 
 
@@ -151,9 +155,11 @@ def build_query_groups(
         raise ValueError(f"groups_per_query must be >= 0, got {groups_per_query}")
     for record in labels:
         labelled = _labelled_docs(record, targets)
+        if not labelled:
+            continue
         needed = groups_needed(len(labelled), group_size, sampling)
-        n_groups = needed if groups_per_query == 0 else min(groups_per_query, max(needed, 1))
-        for index in range(n_groups if labelled else 0):
+        n_groups = needed if groups_per_query == 0 else min(groups_per_query, needed)
+        for index in range(n_groups):
             docs = cut_group(labelled, group_size, seed, record.qid, sampling, index)
             groups.append(_query_group(record, docs, corpus, queries))
     return groups
