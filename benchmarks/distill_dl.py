@@ -95,6 +95,12 @@ def main() -> None:
         "eval": "TREC DL 2020 BM25 top-100 with qrels",
         "metrics": systems,
         "student_over_teacher": ratios,
+        "students_trained_before": sorted(
+            n for n, s in pipeline.summary("train").get("students", {}).items() if s.get("reused")
+        ),
+        "student_train_seconds": {
+            n: s.get("seconds") for n, s in pipeline.summary("train").get("students", {}).items()
+        },
         "stage_seconds": {
             s: pipeline.summary(s).get("seconds")
             for s in ("load", "select", "retrieve", "prerank", "label", "train", "evaluate")

@@ -88,10 +88,10 @@ def load_data(args: argparse.Namespace) -> tuple[Any, Any]:
 def pseudo_grades(train: Any, labels: Path | None) -> dict[str, dict[str, int]]:
     """Grades per training query: from a label store, or BM25 + bi-encoder rank fusion."""
     if labels is not None:
-        from rankdistill.labeling.grading import rounded_grades
+        from rankdistill.labeling.grading import grades_from_labels
         from rankdistill.labeling.store import read_labels
 
-        return {r.qid: rounded_grades(r) for r in read_labels(labels)}
+        return grades_from_labels(read_labels(labels))
     from rankdistill.labeling.grading import grades_by_rank
     from rankdistill.retrieval.dense import BiEncoderScorer
     from rankdistill.scoring import rerank_run

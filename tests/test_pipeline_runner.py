@@ -15,7 +15,7 @@ from rankdistill.config import load_config
 from rankdistill.data.records import LabelRecord
 from rankdistill.data.trec import read_trec_run
 from rankdistill.evaluation.teacher import teacher_run
-from rankdistill.labeling.grading import grades_by_rank, pseudo_grades
+from rankdistill.labeling.grading import grades_by_rank, grades_from_labels, pseudo_grades
 from rankdistill.labeling.store import read_labels
 
 FAST = [
@@ -143,6 +143,15 @@ def test_pseudo_grades_round_grades_and_cut_scores_by_rank() -> None:
     assert list(grades_by_rank(ranked, (2, 5, 10)).values()) == [3, 3, 2, 2, 2, 1, 1, 1, 1, 1, 0, 0]
 
 
+def test_click_grades_from_z_scores_are_0_to_3_by_rank_not_rounded() -> None:
+    # A ranker teacher's per-query z-scores: rounding them would give -2..2.
+    z = {f"d{i}": 1.8 - 0.4 * i for i in range(10)}
+    graded = _record("g", grades={"a": 2.6, "b": 0.2})
+    qrels = grades_from_labels([_record("z", scores=z), graded])
+    assert [qrels["z"][f"d{i}"] for i in range(10)] == [3, 2, 2, 1, 1, 1, 0, 0, 0, 0]
+    assert qrels["g"] == {"a": 3, "b": 0}
+
+
 def test_report_is_written_after_evaluate(tmp_path: Path) -> None:
     """Evaluate without students: first stage, pre-ranker and teacher rows, report files."""
     cfg = load_config("demo", [*FAST, "training.students=[]", f"output_dir={tmp_path / 'r'}"])
@@ -152,3 +161,34 @@ def test_report_is_written_after_evaluate(tmp_path: Path) -> None:
     report = (p.run_dir / "report.md").read_text()
     assert "| first-stage |" in report and "Teacher: bm25 as a ranker teacher" in report
     assert (p.run_dir / "report.html").read_text().count("data:image/png;base64,") >= 1
+
+
+def _students(second_steps: int) -> str:
+    tiny = "loss: hybrid, group_size: 4, batch_size: 2, max_length: 48, eval_steps: 100"
+    return (
+        f"training.students=[{{student: cross-encoder, {tiny}, max_steps: 2}}, "
+        f"{{student: cross-encoder, {tiny}, max_steps: {second_steps}}}]"
+    )
+
+
+def test_editing_one_student_retrains_only_that_student(tmp_path: Path) -> None:
+    out = f"output_dir={tmp_path / 'run'}"
+    p = run_pipeline(load_config("demo", [*FAST, _students(2), out]), until="train")
+    weights = {
+        name: (p.run_dir / "train" / name / "model" / "model.safetensors").read_bytes()
+        for name in ("0-cross-encoder", "1-cross-encoder")
+    }
+
+    q = run_pipeline(load_config("demo", [*FAST, _students(3), out]), until="train")
+    summary = q.summary("train")["students"]
+    assert summary["0-cross-encoder"].get("reused") is True
+    assert "reused" not in summary["1-cross-encoder"]
+    kept = q.run_dir / "train" / "0-cross-encoder" / "model" / "model.safetensors"
+    assert kept.read_bytes() == weights["0-cross-encoder"]
+    assert summary["0-cross-encoder"]["model_dir"] == str(kept.parent)
+    history = json.loads((q.run_dir / "train" / "1-cross-encoder" / "history.json").read_text())
+    assert max(e["step"] for e in history) == 3  # the edited student trained anew, 3 steps
+    # New labels (here: forced) retrain every student, whatever their configs.
+    same = load_config("demo", [*FAST, _students(3), out])
+    r = run_pipeline(same, until="train", force=("label",))
+    assert not any(s.get("reused") for s in r.summary("train")["students"].values())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -200,3 +201,23 @@ def test_sft_full_finetune_saves_the_backbone(tmp_path: Path) -> None:
     ranker = LLMRanker.load(out)
     scores = ranker.score("what do cats eat", ["Cats eat meat.", "Stocks rose."])
     assert len(scores) == 2 and scores[0] != scores[1]
+
+
+def test_a_moved_run_folder_still_finds_its_lora_teachers_base(tmp_path: Path) -> None:
+    from rankdistill.teachers.hf import base_model_path, with_relative_base
+
+    run = tmp_path / "run"
+    base, teacher = run / "teacher" / "cpt" / "model", run / "teacher" / "sft"
+    base.mkdir(parents=True)
+    teacher.mkdir()
+    info = {"base_model": str(base)}
+    info |= with_relative_base(info, teacher)
+    assert info["base_model_relative"] == "../cpt/model"
+    shutil.move(str(run), str(tmp_path / "moved"))
+    moved_teacher = tmp_path / "moved" / "teacher" / "sft"
+    expected = (tmp_path / "moved" / "teacher" / "cpt" / "model").resolve()
+    assert base_model_path(info, moved_teacher) == str(expected)
+    # Nothing beside the teacher: the absolute path it was saved with.
+    assert base_model_path(info, tmp_path) == str(base)
+    # An alias or hub id is not a path: kept as it is.
+    assert with_relative_base({"base_model": "org/not-a-folder"}, teacher) == {}

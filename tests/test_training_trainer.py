@@ -108,6 +108,24 @@ def test_bf16_autocast_on_cpu_trains_and_saves_fp32_weights(
     assert all(math.isfinite(h["loss"]) for h in result.history if "loss" in h)
 
 
+@pytest.mark.parametrize(("precision", "autocast"), [("bf16", True), ("fp32", False)])
+def test_dev_evaluation_runs_under_the_training_precision(
+    pristine: CrossEncoderStudent, tmp_path: Path, precision: str, autocast: bool
+) -> None:
+    seen: list[bool] = []
+
+    def dev(scorer: object) -> dict[str, float]:
+        seen.append(torch.is_autocast_enabled("cpu"))
+        return {"nDCG@10": 0.5}
+
+    cfg = toy_config(precision=precision, max_steps=2, eval_steps=1)
+    train_student(
+        cfg, LABELS, TOY, tmp_path, dev_evaluate=dev, student=copy.deepcopy(pristine),
+        device="cpu", progress=False,
+    )  # fmt: skip
+    assert seen == [autocast, autocast]
+
+
 def test_tied_weights_survive_a_safetensors_round_trip(tmp_path: Path) -> None:
     class Tied(nn.Module):
         def __init__(self) -> None:

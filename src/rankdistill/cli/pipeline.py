@@ -8,7 +8,8 @@ checkpoints are kept). A stage runs again when its part of the config changed si
 (:data:`STAGE_CONFIG`), when it is forced, or when a stage it reads from
 (:data:`STAGE_UPSTREAM`) ran in this invocation. Its old outputs then move to
 ``RUN_DIR/previous/<stage>/`` (one generation is kept), except the LLM call caches,
-which stay: a prompt asked before is not asked again.
+which stay: a prompt asked before is not asked again. When only the students changed, a
+student whose own config is unchanged is moved back instead of being trained again.
 
 Stages hand data forward through files (TREC runs, JSONL labels, model directories),
 never through memory alone, so any stage can be re-run or inspected on its own.
@@ -23,8 +24,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import yaml
 from rich.console import Console
 
 from rankdistill.config import STAGES, RunConfig, dump_config, save_config
@@ -32,9 +34,13 @@ from rankdistill.data.records import RankingData, Run
 from rankdistill.scoring import Scorer
 from rankdistill.utils import atomic_write_json, resolve_device, set_seed
 
+if TYPE_CHECKING:
+    from rankdistill.training.config import StudentTrainConfig
+
 console = Console(stderr=True)
 DONE_MARKER = "_done.json"
 PREVIOUS = "previous"
+CONFIG_CHANGED = "config changed"
 TEACHER = "teacher"
 # The config sections (dotted paths) each stage reads; seed and device are left out: a
 # run moved to another device, or whose seed changed, keeps its finished stages.
@@ -71,6 +77,8 @@ class Pipeline:
     base_dir: Path = field(default_factory=Path.cwd)
     _data: dict[str, RankingData] = field(default_factory=dict)
     _scorers: dict[tuple[str, int], Scorer] = field(default_factory=dict)
+    # Why each stage of this invocation is re-running ("" when it never finished).
+    rerun_reasons: dict[str, str] = field(default_factory=dict)
 
     @property
     def run_dir(self) -> Path:
@@ -332,7 +340,13 @@ def stage_train(p: Pipeline) -> dict[str, Any]:
     trained = {}
     for i, student_cfg in enumerate(p.config.training.students):
         name = student_name(i, student_cfg.student)
+        reused = _reuse_previous_student(p, name, student_cfg)
+        if reused is not None:
+            console.print(f"[dim]keep[/] {name}: its config is unchanged, trained before")
+            trained[name] = reused
+            continue
         console.print(f"[bold]train[/] {name}: loss={student_cfg.loss}")
+        start = time.perf_counter()
         result = train_student(
             student_cfg,
             labels,
@@ -341,8 +355,38 @@ def stage_train(p: Pipeline) -> dict[str, Any]:
             dev_evaluate=evaluate,
             device=p.device,
         )
-        trained[name] = {"model_dir": str(result.model_dir), "metrics": result.metrics}
+        trained[name] = {
+            "model_dir": str(result.model_dir),
+            "metrics": result.metrics,
+            "seconds": round(time.perf_counter() - start, 2),
+        }
     return {"students": trained}
+
+
+def _reuse_previous_student(
+    p: Pipeline, name: str, cfg: StudentTrainConfig
+) -> dict[str, Any] | None:
+    """Move back a student that finished under this very config before the train stage
+    was set aside, so that editing one student of a list retrains that one only.
+
+    Only when the stage re-runs for a config change: after new labels, or when forced,
+    every student trains again.
+    """
+    if p.rerun_reasons.get("train") != CONFIG_CHANGED:
+        return None
+    old_stage = p.run_dir / PREVIOUS / "train"
+    marker = old_stage / DONE_MARKER
+    old_summary = json.loads(marker.read_text(encoding="utf-8")) if marker.is_file() else {}
+    entry = old_summary.get("students", {}).get(name)
+    old_dir = old_stage / name
+    saved_config = old_dir / "train_config.yaml"
+    if entry is None or not (old_dir / "model").is_dir() or not saved_config.is_file():
+        return None
+    if yaml.safe_load(saved_config.read_text(encoding="utf-8")) != cfg.model_dump(mode="json"):
+        return None
+    target = p.stage_dir("train") / name
+    shutil.move(str(old_dir), str(target))
+    return {**entry, "model_dir": str(target / "model"), "reused": True}
 
 
 def _student_dirs(p: Pipeline) -> dict[str, Path]:
@@ -524,8 +568,7 @@ def _why_run(p: Pipeline, stage: str, force: tuple[str, ...], ran: set[str]) -> 
     if STAGE_UPSTREAM[stage] in ran:
         return f"its input ({STAGE_UPSTREAM[stage]}) was just re-made"
     if p.is_stale(stage):
-        sections = ", ".join(STAGE_CONFIG[stage])
-        return f"the config changed since it ran ({sections} or an earlier stage's)"
+        return CONFIG_CHANGED
     return None
 
 
@@ -571,8 +614,13 @@ def run_pipeline(
             console.print(f"[dim]done[/] {stage} (output present, skipped)")
             continue
         console.rule(f"[bold]{stage}")
+        p.rerun_reasons[stage] = why
         if why:
-            console.print(f"[yellow]re-run[/] {stage}: {why}")
+            shown = why
+            if why == CONFIG_CHANGED:
+                sections = ", ".join(STAGE_CONFIG[stage])
+                shown = f"the config changed since it ran ({sections} or an earlier stage's)"
+            console.print(f"[yellow]re-run[/] {stage}: {shown}")
             _set_aside(p, stage)
         start = time.perf_counter()
         summary = STAGE_FUNCTIONS[stage](p)

@@ -71,17 +71,12 @@ def load_data(
     return load_dataset(spec)
 
 
-def grades_from_labels(path: Path) -> Qrels:
-    """Teacher grades (or scores, rounded) from a label store, as a ``Qrels``."""
-    from rankdistill.labeling.grading import rounded_grades
-    from rankdistill.labeling.store import read_labels
-
-    return {r.qid: rounded_grades(r) for r in read_labels(path)}
-
-
 def _relevance(data: RankingData, labels: Path | None) -> Qrels:
     if labels is not None:
-        return grades_from_labels(labels)
+        from rankdistill.labeling.grading import grades_from_labels
+        from rankdistill.labeling.store import read_labels
+
+        return grades_from_labels(read_labels(labels))
     if data.qrels is None:
         raise typer.BadParameter("need --labels or qrels with the data (--qrels)")
     return data.qrels

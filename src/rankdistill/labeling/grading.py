@@ -8,10 +8,10 @@ and drop out of the training targets.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Literal
 
-from rankdistill.data.records import LabelRecord, rank_docs
+from rankdistill.data.records import LabelRecord, Qrels, rank_docs
 
 GradingScheme = Literal["linear", "reciprocal", "binary"]
 
@@ -90,3 +90,8 @@ def pseudo_grades(record: LabelRecord) -> dict[str, int]:
         return rounded_grades(record)
     ranked = [d for d, _ in rank_docs(record.scores)]
     return grades_by_rank(ranked, [share * len(ranked) for share in PSEUDO_GRADE_SHARES])
+
+
+def grades_from_labels(labels: Iterable[LabelRecord]) -> Qrels:
+    """:func:`pseudo_grades` of every record, as a ``Qrels`` (to simulate clicks)."""
+    return {r.qid: pseudo_grades(r) for r in labels}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from rankdistill.data.clicks import ClickRecord, simulate_clicks
 from rankdistill.data.records import LabelRecord, RankingData
-from rankdistill.labeling.grading import pseudo_grades
+from rankdistill.labeling.grading import grades_from_labels
 from rankdistill.teachers.config import TeacherConfig
 from rankdistill.teachers.cpt import build_cpt_examples, run_cpt
 from rankdistill.teachers.sft import run_sft
@@ -20,9 +20,8 @@ def simulated_clicks(
     labels: Sequence[LabelRecord], train: RankingData, seed: int
 ) -> list[ClickRecord]:
     """Clicks when there is no log: a position-based click model over the pre-ranked
-    candidates, with the teacher's labels (:func:`pseudo_grades`) as relevance."""
-    grades = {r.qid: pseudo_grades(r) for r in labels}
-    pseudo = RankingData(train.queries, train.corpus, train.candidates, grades)
+    candidates, with the teacher's labels (``pseudo_grades``) as relevance."""
+    pseudo = RankingData(train.queries, train.corpus, train.candidates, grades_from_labels(labels))
     return simulate_clicks(pseudo, train.candidates, seed=seed)
 
 

@@ -20,7 +20,13 @@ import torch
 from rankdistill.data.records import ClickRecord, Document
 from rankdistill.students.rra_gpt import IGNORE_INDEX, load_decoder, pad_sequences
 from rankdistill.teachers.config import TeacherConfig
-from rankdistill.teachers.hf import apply_lora, loss_history, training_arguments
+from rankdistill.teachers.hf import (
+    apply_lora,
+    base_model_path,
+    loss_history,
+    training_arguments,
+    with_relative_base,
+)
 from rankdistill.utils import atomic_write_json, resolve_device, set_seed
 
 log = logging.getLogger(__name__)
@@ -172,6 +178,7 @@ def run_cpt(
         out_dir / CPT_INFO_FILE,
         {
             "base_model": cfg.model,
+            **with_relative_base({"base_model": cfg.model}, out_dir),
             "gguf_file": cfg.gguf_file,
             "lora": cfg.lora.model_dump() if cfg.lora.enabled else None,
             "template": cfg.cpt.template,
@@ -207,7 +214,8 @@ def load_cpt_model(cpt_dir: str | Path, *, causal_lm: bool = True) -> tuple[Any,
     from peft import PeftModel
 
     info = json.loads(info_path.read_text(encoding="utf-8"))
-    base, tokenizer = load_decoder(info["base_model"], info.get("gguf_file"), causal_lm=True)
+    base_model = base_model_path(info, cpt_dir)
+    base, tokenizer = load_decoder(base_model, info.get("gguf_file"), causal_lm=True)
     merged = PeftModel.from_pretrained(base, str(cpt_dir / ADAPTER_SUBDIR)).merge_and_unload()
     return (merged if causal_lm else merged.get_decoder()), tokenizer
 

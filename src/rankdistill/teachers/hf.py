@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -103,3 +104,24 @@ def training_arguments(
 def loss_history(trainer: Any) -> list[float]:
     """The training losses the Trainer logged, in step order."""
     return [float(e["loss"]) for e in trainer.state.log_history if "loss" in e]
+
+
+def with_relative_base(info: dict[str, Any], directory: Path) -> dict[str, Any]:
+    """``base_model_relative``: a local base model's path from the teacher's folder.
+
+    A LoRA teacher needs its base to load. When the base is the CPT model of the same
+    run, a run folder that is moved or copied elsewhere still finds it this way; the
+    absolute ``base_model`` stays for a teacher moved on its own.
+    """
+    base = info.get("base_model")
+    if not base or not Path(base).exists():
+        return {}  # an alias or a hub id: nothing on disk to point at
+    return {"base_model_relative": os.path.relpath(Path(base).resolve(), directory.resolve())}
+
+
+def base_model_path(info: dict[str, Any], directory: Path) -> str:
+    """The saved base model: beside the teacher if it is there, else where it was saved."""
+    relative = info.get("base_model_relative")
+    if relative and (directory / relative).exists():
+        return str((directory / relative).resolve())
+    return info["base_model"]

@@ -35,7 +35,13 @@ from rankdistill.students.rra_gpt import (
     split_template,
 )
 from rankdistill.teachers.config import SftConfig, TeacherConfig
-from rankdistill.teachers.hf import apply_lora, loss_history, training_arguments
+from rankdistill.teachers.hf import (
+    apply_lora,
+    base_model_path,
+    loss_history,
+    training_arguments,
+    with_relative_base,
+)
 from rankdistill.utils import atomic_write_json, resolve_device, set_seed
 
 log = logging.getLogger(__name__)
@@ -209,6 +215,7 @@ class LLMRanker(nn.Module):
             for k, v in self.score_head.state_dict().items()
         }
         save_file(head, str(directory / HEAD_FILE))
+        info = {**info, **with_relative_base(info, directory)}
         atomic_write_json(directory / TEACHER_FILE, {**info, **self.settings(), "lora": is_lora})
         return directory
 
@@ -226,7 +233,8 @@ class LLMRanker(nn.Module):
         if info["lora"]:
             from peft import PeftModel
 
-            base, _ = load_decoder(info["base_model"], info.get("gguf_file"), causal_lm=False)
+            base_model = base_model_path(info, directory)
+            base, _ = load_decoder(base_model, info.get("gguf_file"), causal_lm=False)
             backbone = PeftModel.from_pretrained(base, str(directory / ADAPTER_SUBDIR))
             if merge:
                 backbone = backbone.merge_and_unload()

@@ -238,7 +238,12 @@ def _callback_class() -> type:
 
         def _metrics(self) -> dict[str, float]:
             student = self.trainer.accelerator.unwrap_model(self.trainer.model).student
-            metrics = self.evaluate(student) if self.trainer.is_world_process_zero() else {}
+            metrics = {}
+            if self.trainer.is_world_process_zero():
+                # Scored under training's own autocast (bf16 on CPU: about 1.4x faster);
+                # the final evaluation of the kept checkpoint is separate and in fp32.
+                with torch.no_grad(), self.trainer.accelerator.autocast():
+                    metrics = self.evaluate(student)
             if self.trainer.args.world_size > 1:
                 box = [metrics]
                 torch.distributed.broadcast_object_list(box, src=0)
