@@ -238,7 +238,18 @@ def test_health(server_url: str) -> None:
     }
 
 
-def test_graceful_shutdown_finishes_in_flight_requests(engine: Reranker) -> None:
+def test_graceful_shutdown_finishes_in_flight_requests(
+    engine: Reranker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scoring = threading.Event()
+    original = engine.score_pairs
+
+    def slow_score_pairs(pairs: list[tuple[str, str]]) -> list[float]:
+        scoring.set()
+        time.sleep(0.5)  # still scoring when the shutdown starts
+        return original(pairs)
+
+    monkeypatch.setattr(engine, "score_pairs", slow_score_pairs)
     cfg = _config(api_key_env=None)
     server = BackgroundServer(create_app(engine, cfg), cfg)
     answer: dict[str, httpx.Response] = {}
@@ -254,7 +265,8 @@ def test_graceful_shutdown_finishes_in_flight_requests(engine: Reranker) -> None
             )
         )
         sender.start()
-        time.sleep(0.3)  # the request is being scored when shutdown starts
+        # Shut down only once the request is being scored, however slow the machine.
+        assert scoring.wait(timeout=60), "the request never reached the engine"
     sender.join(timeout=60)
     assert answer["r"].status_code == 200
     assert len(answer["r"].json()["results"]) == len(DOCUMENTS)
