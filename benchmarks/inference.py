@@ -172,6 +172,8 @@ def bench_engine(
 
 
 def main() -> None:
+    # What else ran on the cores: absolute speeds are only comparable at similar loads.
+    load_before = os.getloadavg()[0]
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--model-dir",
@@ -256,7 +258,7 @@ def main() -> None:
             "platform": platform.platform(),
             "cpu_count": os.cpu_count(),
             **peak,
-            "note": "shared machine: other processes compete for the cores",
+            "load_average_1min_before": round(load_before, 2),
         },
         "results": results,
     }
