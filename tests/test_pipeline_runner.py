@@ -192,3 +192,7 @@ def test_editing_one_student_retrains_only_that_student(tmp_path: Path) -> None:
     same = load_config("demo", [*FAST, _students(3), out])
     r = run_pipeline(same, until="train", force=("label",))
     assert not any(s.get("reused") for s in r.summary("train")["students"].values())
+    # So do labels re-made by an earlier invocation that stopped before training.
+    run_pipeline(same, until="label", force=("label",))
+    edited = run_pipeline(load_config("demo", [*FAST, _students(4), out]), until="train")
+    assert not any(s.get("reused") for s in edited.summary("train")["students"].values())

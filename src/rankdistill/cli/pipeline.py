@@ -360,7 +360,14 @@ def stage_train(p: Pipeline) -> dict[str, Any]:
             "metrics": result.metrics,
             "seconds": round(time.perf_counter() - start, 2),
         }
-    return {"students": trained}
+    return {"students": trained, "labels_run": _labels_run(p)}
+
+
+def _labels_run(p: Pipeline) -> str:
+    """Which label-stage run the students learn from: a hash of its marker, which changes
+    whenever the stage runs (it holds its duration), so a relabelled run never matches."""
+    marker = p.run_dir / "label" / DONE_MARKER
+    return hashlib.sha256(marker.read_bytes()).hexdigest()[:16] if marker.is_file() else ""
 
 
 def _reuse_previous_student(
@@ -369,14 +376,16 @@ def _reuse_previous_student(
     """Move back a student that finished under this very config before the train stage
     was set aside, so that editing one student of a list retrains that one only.
 
-    Only when the stage re-runs for a config change: after new labels, or when forced,
-    every student trains again.
+    Only when the stage re-runs for a config change and the labels are those the old
+    students learnt from: after new labels, or when forced, every student trains again.
     """
     if p.rerun_reasons.get("train") != CONFIG_CHANGED:
         return None
     old_stage = p.run_dir / PREVIOUS / "train"
     marker = old_stage / DONE_MARKER
     old_summary = json.loads(marker.read_text(encoding="utf-8")) if marker.is_file() else {}
+    if old_summary.get("labels_run") != _labels_run(p):
+        return None  # relabelled since (by an earlier `--until label`, say)
     entry = old_summary.get("students", {}).get(name)
     old_dir = old_stage / name
     saved_config = old_dir / "train_config.yaml"
