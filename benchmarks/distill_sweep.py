@@ -39,8 +39,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rankdistill.cli.pipeline import DONE_MARKER
+from rankdistill.config import STAGES
+
 ROOT = Path(__file__).resolve().parents[1]
-UPSTREAM_STAGES = ("load", "select", "retrieve", "prerank", "label")
+UPSTREAM_STAGES = STAGES[: STAGES.index("label") + 1]  # what a variant reuses as it is
 EPOCH_STEPS = 516  # 129 queries x 8 groups / 2 groups per step, in the shipped recipe
 EVERY_HALF_EPOCH = {"eval_steps": EPOCH_STEPS // 2}
 
@@ -79,7 +82,7 @@ def copy_upstream(source: Path, target: Path) -> None:
     """The source run's finished stages up to labelling, so the variant trains at once."""
     target.mkdir(parents=True, exist_ok=True)
     for stage in UPSTREAM_STAGES:
-        if not (source / stage / "_done.json").is_file():
+        if not (source / stage / DONE_MARKER).is_file():
             sys.exit(f"{source} has no finished {stage} stage: run benchmarks/distill_dl.py first")
         if not (target / stage).exists():
             shutil.copytree(source / stage, target / stage)
@@ -216,7 +219,7 @@ def main() -> None:
     from rankdistill.utils import resolve_device
 
     results = {name: run_variant(name, VARIANTS[name], args) for name in names}
-    evaluated = json.loads((args.source / "evaluate" / "_done.json").read_text(encoding="utf-8"))
+    evaluated = json.loads((args.source / "evaluate" / DONE_MARKER).read_text(encoding="utf-8"))
     out = {
         "benchmark": "distill_sweep",
         "device": resolve_device(args.device),

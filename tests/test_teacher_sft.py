@@ -211,7 +211,7 @@ def test_a_moved_run_folder_still_finds_its_lora_teachers_base(tmp_path: Path) -
     base.mkdir(parents=True)
     teacher.mkdir()
     info = {"base_model": str(base)}
-    info |= with_relative_base(info, teacher)
+    info |= with_relative_base(str(base), teacher)
     assert info["base_model_relative"] == "../cpt/model"
     shutil.move(str(run), str(tmp_path / "moved"))
     moved_teacher = tmp_path / "moved" / "teacher" / "sft"
@@ -220,4 +220,4 @@ def test_a_moved_run_folder_still_finds_its_lora_teachers_base(tmp_path: Path) -
     # Nothing beside the teacher: the absolute path it was saved with.
     assert base_model_path(info, tmp_path) == str(base)
     # An alias or hub id is not a path: kept as it is.
-    assert with_relative_base({"base_model": "org/not-a-folder"}, teacher) == {}
+    assert with_relative_base("org/not-a-folder", teacher) == {}

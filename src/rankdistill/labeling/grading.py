@@ -75,11 +75,6 @@ def grades_by_rank(ranked: Sequence[str], cuts: Sequence[float]) -> dict[str, in
     return {d: 3 - sum(r >= c for c in cuts) for r, d in enumerate(ranked)}
 
 
-def rounded_grades(record: LabelRecord) -> dict[str, int]:
-    """The record's grades (else its scores), rounded to integers."""
-    return {d: round(v) for d, v in record.targets(prefer="grades").items()}
-
-
 def pseudo_grades(record: LabelRecord) -> dict[str, int]:
     """0-3 grades from a teacher's labels, to simulate clicks when there is no log.
 
@@ -87,7 +82,7 @@ def pseudo_grades(record: LabelRecord) -> dict[str, int]:
     (:data:`PSEUDO_GRADE_SHARES`).
     """
     if record.grades:
-        return rounded_grades(record)
+        return {d: round(g) for d, g in record.grades.items()}
     ranked = [d for d, _ in rank_docs(record.scores)]
     return grades_by_rank(ranked, [share * len(ranked) for share in PSEUDO_GRADE_SHARES])
 

@@ -178,7 +178,7 @@ def run_cpt(
         out_dir / CPT_INFO_FILE,
         {
             "base_model": cfg.model,
-            **with_relative_base({"base_model": cfg.model}, out_dir),
+            **with_relative_base(cfg.model, out_dir),
             "gguf_file": cfg.gguf_file,
             "lora": cfg.lora.model_dump() if cfg.lora.enabled else None,
             "template": cfg.cpt.template,

@@ -106,14 +106,13 @@ def loss_history(trainer: Any) -> list[float]:
     return [float(e["loss"]) for e in trainer.state.log_history if "loss" in e]
 
 
-def with_relative_base(info: dict[str, Any], directory: Path) -> dict[str, Any]:
+def with_relative_base(base: str | None, directory: Path) -> dict[str, str]:
     """``base_model_relative``: a local base model's path from the teacher's folder.
 
     A LoRA teacher needs its base to load. When the base is the CPT model of the same
     run, a run folder that is moved or copied elsewhere still finds it this way; the
     absolute ``base_model`` stays for a teacher moved on its own.
     """
-    base = info.get("base_model")
     if not base or not Path(base).exists():
         return {}  # an alias or a hub id: nothing on disk to point at
     return {"base_model_relative": os.path.relpath(Path(base).resolve(), directory.resolve())}

@@ -215,8 +215,10 @@ class LLMRanker(nn.Module):
             for k, v in self.score_head.state_dict().items()
         }
         save_file(head, str(directory / HEAD_FILE))
-        info = {**info, **with_relative_base(info, directory)}
-        atomic_write_json(directory / TEACHER_FILE, {**info, **self.settings(), "lora": is_lora})
+        relative = with_relative_base(info.get("base_model"), directory)
+        atomic_write_json(
+            directory / TEACHER_FILE, {**info, **relative, **self.settings(), "lora": is_lora}
+        )
         return directory
 
     @classmethod
