@@ -70,8 +70,8 @@ def main() -> None:
         sys.exit(f"TREC DL data not found at {SHARED}: this benchmark needs ../shared/data")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    from rankdistill.cli.pipeline import run_pipeline
     from rankdistill.config import load_config
+    from rankdistill.pipeline import EVALUATE, run_pipeline
 
     overrides = [*TEACHERS[args.teacher], *args.overrides, f"output_dir={args.run_dir}"]
     config = load_config("trec-dl", overrides)
@@ -79,7 +79,7 @@ def main() -> None:
     pipeline = run_pipeline(config, base_dir=ROOT, until="evaluate")
     wall = time.perf_counter() - start
 
-    metrics = pipeline.summary("evaluate")
+    metrics = pipeline.output(EVALUATE).systems
     systems = {k: v for k, v in metrics.items() if isinstance(v, dict)}
     students = [s for s in systems if s not in ("first-stage", "pre-ranker", "teacher")]
     ratios = {

@@ -39,8 +39,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rankdistill.cli.pipeline import DONE_MARKER
-from rankdistill.config import STAGES
+from rankdistill.pipeline import DONE_MARKER
+from rankdistill.pipeline import STAGE_NAMES as STAGES
 
 ROOT = Path(__file__).resolve().parents[1]
 UPSTREAM_STAGES = STAGES[: STAGES.index("label") + 1]  # what a variant reuses as it is
@@ -111,8 +111,8 @@ def dev_curves(run_dir: Path) -> dict[str, list[dict[str, float]]]:
 
 
 def run_variant(name: str, spec: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
-    from rankdistill.cli.pipeline import run_pipeline
     from rankdistill.config import load_config
+    from rankdistill.pipeline import EVALUATE, run_pipeline
     from rankdistill.training.config import StudentTrainConfig
 
     run_dir = args.sweep_dir / name
@@ -128,7 +128,7 @@ def run_variant(name: str, spec: dict[str, Any], args: argparse.Namespace) -> di
     ]
     start = time.perf_counter()
     pipeline = run_pipeline(config, base_dir=ROOT, until="evaluate")
-    metrics = pipeline.summary("evaluate")
+    metrics = pipeline.output(EVALUATE).systems
     curves = dev_curves(run_dir)
     return {
         "students": spec["students"],

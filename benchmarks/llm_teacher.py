@@ -117,7 +117,7 @@ def evaluate(run: dict, dev: Any) -> dict[str, float]:
 def local_base(model: str, work: Path) -> str:
     """A GGUF alias is dequantised once into a plain folder every stage then loads fast."""
     from rankdistill.resources import resolve_model
-    from rankdistill.students.rra_gpt import load_decoder
+    from rankdistill.students.decoder import load_decoder
 
     if resolve_model(model).gguf_file is None:
         return model

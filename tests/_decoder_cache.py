@@ -22,7 +22,7 @@ torch.set_num_threads(1)
 
 @lru_cache(maxsize=1)
 def _base() -> tuple[Any, Any]:
-    from rankdistill.students.rra_gpt import load_decoder
+    from rankdistill.students.decoder import load_decoder
 
     model, tokenizer = load_decoder("smollm2-135m")
     return model.eval(), tokenizer

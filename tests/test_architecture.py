@@ -1,8 +1,11 @@
 """The import graph follows the pipeline: a stage imports only the stages it consumes.
 
-``cli`` is the composition root and may import anything. Shared top-level modules
-(``resources``, ``scoring``, ``utils``) are open to every stage; ``config`` (the composed
-RunConfig) is for the composition root only, so stages stay reusable on their own.
+``pipeline`` composes the stages into ``rankdistill run`` and may import every stage
+package and ``config``, but not ``cli``; ``cli`` is the thin command layer on top and may
+import anything. Shared top-level modules (``resources``, ``scoring``,
+``scoring_windows``, ``registry``, ``quiet``, ``utils``) are open to every stage;
+``config`` (the composed RunConfig) is for ``pipeline`` and ``cli`` only, so stages stay
+reusable on their own.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "rankdistill"
-SHARED = {"resources", "scoring", "utils", "__init__"}
+SHARED = {"resources", "scoring", "scoring_windows", "registry", "quiet", "utils", "__init__"}
 
 ALLOWED: dict[str, set[str]] = {
     "data": set(),
@@ -21,11 +24,16 @@ ALLOWED: dict[str, set[str]] = {
     "evaluation": {"data"},
     "losses": set(),
     "labeling": {"data", "retrieval"},
+    "generation": {"data", "retrieval", "labeling"},
     "students": {"data", "losses"},
-    "teachers": {"data", "labeling", "losses", "students"},
+    "teachers": {"data", "labeling", "losses", "students", "training"},
     "training": {"data", "students", "losses"},
     "serving": {"data", "students"},
 }
+# The pipeline composes every package (and the run config), never the command layer.
+ALLOWED["pipeline"] = {
+    p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file() and p.name != "cli"
+} | {"config"}
 
 
 def _rankdistill_imports(path: Path) -> set[str]:

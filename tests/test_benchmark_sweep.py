@@ -24,7 +24,7 @@ def _sweep() -> ModuleType:
 
 
 def _finished_run(root: Path, queries: int) -> Path:
-    for stage in ("load", "select", "retrieve", "prerank", "label"):
+    for stage in _sweep().UPSTREAM_STAGES:
         (root / stage).mkdir(parents=True)
         (root / stage / "_done.json").write_text("{}")
     lines = [json.dumps({"qid": f"q{i}"}) + "\n" for i in range(queries)]

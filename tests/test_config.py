@@ -89,3 +89,55 @@ def test_dump_spells_out_every_default() -> None:
     assert data["labeling"]["prerank"]["top_k"] == 8
     assert data["labeling"]["grading"] == "linear"  # a default not written in demo.yaml
     assert data["training"]["students"][1]["tcl"]["lambda_tcl"] == 0.5
+
+
+def test_a_student_that_cannot_export_to_a_format_fails_at_load_naming_the_fields() -> None:
+    # gpu-7b as it shipped before: an rra-gpt student with the default export formats,
+    # which include sentence-transformers (a CrossEncoder folder, for cross-encoders only).
+    default_formats = RunConfig().export.formats
+    assert "sentence-transformers" in default_formats
+    with pytest.raises(ConfigError) as caught:
+        load_config("gpu-7b", [f"export.formats=[{', '.join(default_formats)}]"])
+    message = str(caught.value)
+    assert "gpu-7b" in message and "export.formats" in message
+    assert "training.students.2 (student: rra-gpt)" in message
+    assert "sentence-transformers" in message and "onnx-int8" in message
+    # The shipped gpu-7b leaves that format out and loads.
+    cfg = load_config("gpu-7b")
+    assert cfg.training.students[2].student == "rra-gpt"
+    assert "sentence-transformers" not in cfg.export.formats
+
+
+def test_an_override_past_the_end_of_a_list_names_the_key_and_the_length() -> None:
+    with pytest.raises(ConfigError, match=r"training\.students has 2 entries .* no index 5"):
+        load_config("demo", ["training.students.5.loss=x"])
+    with pytest.raises(ConfigError, match=r"'x' is not an index"):
+        load_config("demo", ["training.students.x.loss=ranknet"])
+
+
+def test_registered_names_are_checked_and_listed(tmp_path: Path) -> None:
+    with pytest.raises(
+        ConfigError, match=r"training\.students\.0\.loss: unknown loss 'x'.*ranknet"
+    ):
+        load_config("demo", ["training.students.0.loss=x"])
+    with pytest.raises(ConfigError, match=r"labeling\.method: unknown labelling method"):
+        load_config("demo", ["labeling.method=listwise"])
+    with pytest.raises(ConfigError, match=r"labeling\.prerank\.scorer: .*first-stage, bm25"):
+        load_config("demo", ["labeling.prerank.scorer=colbert"])
+    with pytest.raises(ConfigError, match=r"export\.formats\.0: unknown export format 'tflite'"):
+        load_config("demo", ["export.formats=[tflite]"])
+
+
+def test_label_quality_gates_have_bounded_defaults() -> None:
+    cfg = load_config("demo").labeling
+    assert 0 < cfg.max_parse_failure_rate < 1 and 0 < cfg.max_missing_rate < 1
+    with pytest.raises(ConfigError, match=r"labeling\.max_missing_rate"):
+        load_config("demo", ["labeling.max_missing_rate=1.5"])
+
+
+def test_loss_options_are_checked_against_the_loss_that_takes_them() -> None:
+    listnet = ["training.students.0.loss=listnet"]
+    cfg = load_config("demo", [*listnet, "training.students.0.loss_options={temperature: 2}"])
+    assert cfg.training.students[0].loss_options == {"temperature": 2.0}
+    with pytest.raises(ConfigError, match=r"students\.0\.loss_options: loss 'listnet' takes no "):
+        load_config("demo", [*listnet, "training.students.0.loss_options={temperatur: 2}"])

@@ -14,7 +14,7 @@ import pytest
 from ir_measures import nDCG
 
 from rankdistill.serving.engine import Reranker
-from rankdistill.serving.testing import build_cross_encoder_dir, build_once, export_once
+from tests.fixtures.students import build_cross_encoder_dir, build_once, export_once
 
 QUERIES = 10
 DEPTH = 20

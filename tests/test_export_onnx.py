@@ -12,7 +12,7 @@ from scipy.stats import spearmanr
 
 from rankdistill.data.errors import DataFormatError
 from rankdistill.serving.engine import Reranker
-from rankdistill.serving.testing import (
+from tests.fixtures.students import (
     DOCUMENTS,
     QUERIES,
     build_cross_encoder_dir,

@@ -383,7 +383,8 @@ def test_label_command_rejects_bad_options(tmp_path: Path) -> None:
     bad_method = runner.invoke(
         _app(), ["label", "--data", str(cands), "--out", "o", "--method", "listwise"]
     )
-    assert bad_method.exit_code != 0 and "unknown method" in bad_method.output
+    assert bad_method.exit_code == 2
+    assert "unknown labelling method 'listwise'" in bad_method.output
     bad_set = runner.invoke(
         _app(), ["label", "--data", str(cands), "--out", "o", "--set", "prerank.top_kk=3"]
     )

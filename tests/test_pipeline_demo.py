@@ -19,9 +19,9 @@ from pathlib import Path
 import ir_measures
 import pytest
 
-from rankdistill.config import STAGES
 from rankdistill.data.builtin import builtin_dataset
 from rankdistill.data.trec import read_trec_run
+from rankdistill.pipeline import STAGE_NAMES as STAGES
 
 REDUCED = [
     "data.train.max_queries=8",
@@ -115,9 +115,9 @@ def test_demo_pipeline_kill_and_resume(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_disranker_teacher_stage_feeds_the_student(tmp_path: Path) -> None:
     """teacher.enabled: ranker labels -> simulated clicks -> CPT -> SFT -> LLM scores -> student."""
-    from rankdistill.cli.pipeline import run_pipeline
     from rankdistill.config import load_config
     from rankdistill.labeling.store import read_labels
+    from rankdistill.pipeline import EVALUATE, TEACHER, run_pipeline
 
     overrides = [o for o in REDUCED if not o.startswith(("export.", "benchmark."))] + [
         "labeling.method=ranker",
@@ -139,5 +139,5 @@ def test_disranker_teacher_stage_feeds_the_student(tmp_path: Path) -> None:
     scored = read_labels(teacher_dir / "train-scores.jsonl")
     assert len(scored) == 3 and all(len(r.scores) == 6 for r in scored)
     assert all(r.method == "llm-teacher" for r in scored)
-    summary = pipeline.summary("evaluate")
-    assert {"teacher", "0-cross-encoder"} <= set(summary)
+    assert pipeline.output(TEACHER).labels["train"] == str(teacher_dir / "train-scores.jsonl")
+    assert {"teacher", "0-cross-encoder"} <= set(pipeline.output(EVALUATE).systems)

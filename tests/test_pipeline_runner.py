@@ -10,13 +10,13 @@ import yaml
 from typer.testing import CliRunner
 
 from rankdistill.cli.main import app
-from rankdistill.cli.pipeline import run_pipeline
 from rankdistill.config import load_config
 from rankdistill.data.records import LabelRecord
 from rankdistill.data.trec import read_trec_run
 from rankdistill.evaluation.teacher import teacher_run
 from rankdistill.labeling.grading import grades_by_rank, grades_from_labels, pseudo_grades
 from rankdistill.labeling.store import read_labels
+from rankdistill.pipeline import run_pipeline
 
 FAST = [
     "data.train.max_queries=6",
@@ -37,7 +37,8 @@ def _markers(run_dir: Path) -> dict[str, float]:
 def test_until_label_writes_each_stage_and_a_rerun_skips_them(tmp_path: Path) -> None:
     cfg = load_config("demo", [*FAST, f"output_dir={tmp_path / 'run'}"])
     p = run_pipeline(cfg, until="label")
-    assert set(_markers(p.run_dir)) == {"load", "select", "retrieve", "prerank", "label"}
+    stages = {"load", "select", "generate", "retrieve", "prerank", "label"}
+    assert set(_markers(p.run_dir)) == stages
     resolved = yaml.safe_load((p.run_dir / "config.resolved.yaml").read_text())
     assert resolved["labeling"]["ranker_models"] == ["bm25"]
     assert resolved["labeling"]["prerank"]["top_k"] == 8  # defaults are spelled out

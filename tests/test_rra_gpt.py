@@ -10,7 +10,8 @@ import torch
 
 from rankdistill.losses import build_loss
 from rankdistill.students.base import STUDENTS
-from rankdistill.students.rra_gpt import IGNORE_INDEX, RraGptStudent, last_real_token_index
+from rankdistill.students.decoder import IGNORE_INDEX, last_real_token_index
+from rankdistill.students.rra_gpt import RraGptStudent
 from tests._decoder_cache import causal_lm
 
 QUERIES = ["what do cats eat", "what do cats eat", "tallest tower in paris", "tallest tower"]

@@ -33,6 +33,9 @@ from rankdistill.labeling.stats import label_statistics
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 METRICS = ["nDCG@10", "RR(rel=2)@10", "PNR"]
+# Column headers of METRICS: PNR is pooled over queries, and says so.
+HEADERS = ["nDCG@10", "RR(rel=2)@10", "PNR (pooled)"]
+MEAN_METRICS = ["nDCG@10", "RR(rel=2)@10"]
 SEGMENT_OF_BLOCK = ("head", "torso", "tail")
 # Score noise per system: the smaller, the closer its ranking follows the grades.
 SYSTEM_NOISE = {
@@ -108,7 +111,7 @@ def make_label_records(
 LATENCY_ROWS = [
     {
         "system": "0-cross-encoder",
-        "backend": "torch-fp32",
+        "backend": "torch",
         "pairs_per_s": 812.4,
         "p50_ms": 38.125,
         "p99_ms": 61.5,
@@ -204,7 +207,7 @@ def number(cell: str) -> float:
 # --------------------------------------------------------------------------- metrics
 def test_metrics_table_equals_evaluate_run(full: ReportCase) -> None:
     header, *rows = tables(section(full.markdown, "Metrics"))[0]
-    assert header == ["system", "queries", *METRICS]
+    assert header == ["system", "queries", *HEADERS]
     by_system = {row[0]: row for row in rows}
     assert list(by_system) == list(full.inputs.results)
     for name, result in full.inputs.results.items():
@@ -216,6 +219,7 @@ def test_metrics_table_equals_evaluate_run(full: ReportCase) -> None:
 
 
 def test_significance_markers_follow_an_independent_paired_t_test(full: ReportCase) -> None:
+    """Mean metrics; PNR (pooled, permutation test) is tests/evaluation/test_comparisons.py's."""
     metrics_tables = tables(section(full.markdown, "Metrics"))
     (_, *rows), (p_header, *p_rows) = metrics_tables[0], metrics_tables[1]
     by_system = {row[0]: row[2:] for row in rows}
@@ -223,12 +227,12 @@ def test_significance_markers_follow_an_independent_paired_t_test(full: ReportCa
     base = full.inputs.results["first-stage"]
     assert not any(c.endswith(SIGNIFICANT_MARK) for c in by_system["first-stage"])
     assert "first-stage" not in p_by_system
-    assert p_header == ["system", *METRICS]
+    assert p_header == ["system", *HEADERS]
     marks = []
     for name, result in full.inputs.results.items():
         if name == "first-stage":
             continue
-        for i, metric in enumerate(METRICS):
+        for i, metric in enumerate(MEAN_METRICS):
             common = sorted(set(result.per_query[metric]) & set(base.per_query[metric]))
             a = [result.per_query[metric][q] for q in common]
             b = [base.per_query[metric][q] for q in common]
@@ -236,7 +240,7 @@ def test_significance_markers_follow_an_independent_paired_t_test(full: ReportCa
             marked = by_system[name][i].endswith(SIGNIFICANT_MARK)
             assert marked == (p < 0.05), (name, metric, p)
             marks.append(marked)
-            cell = re.fullmatch(r"([+-]\d+\.\d{4}) \(p=(\S+)\)", p_by_system[name][i])
+            cell = re.fullmatch(r"([+-]\d+\.\d{4}) \(p=?(\S+)\)", p_by_system[name][i])
             assert cell, p_by_system[name][i]
             diff, p_text = cell.groups()
             assert float(diff) == pytest.approx(np.mean(np.subtract(a, b)), abs=5e-5)
@@ -251,7 +255,7 @@ def test_significance_markers_follow_an_independent_paired_t_test(full: ReportCa
 # --------------------------------------------------------------------------- segments
 def _grouped_rows(full: ReportCase, title: str) -> dict[tuple[str, str], list[str]]:
     header, *rows = tables(section(full.markdown, title))[0]
-    assert header[2:] == ["queries", *METRICS]
+    assert header[2:] == ["queries", *HEADERS]
     return {(row[0], row[1]): row[2:] for row in rows}
 
 
@@ -345,13 +349,20 @@ def test_labelling_cost_numbers(full: ReportCase) -> None:
 def test_latency_rows_and_plot(full: ReportCase) -> None:
     text = section(full.markdown, "Latency")
     header, *rows = tables(text)[0]
-    assert header == ["system", "backend", "pairs_per_s", "p50_ms", "p99_ms", "params"]
+    assert header == [
+        "system",
+        "backend",
+        "pairs / s",
+        "p50 latency (ms)",
+        "p99 latency (ms)",
+        "params",
+    ]
     assert len(rows) == len(LATENCY_ROWS)
     for row, expected in zip(rows, LATENCY_ROWS, strict=True):
         cells = dict(zip(header, row, strict=True))
         assert (cells["system"], cells["backend"]) == (expected["system"], expected["backend"])
-        assert number(cells["p50_ms"]) == pytest.approx(expected["p50_ms"], rel=5e-3)
-        assert number(cells["pairs_per_s"]) == pytest.approx(expected["pairs_per_s"], rel=5e-3)
+        assert number(cells["p50 latency (ms)"]) == pytest.approx(expected["p50_ms"], rel=5e-3)
+        assert number(cells["pairs / s"]) == pytest.approx(expected["pairs_per_s"], rel=5e-3)
         assert int(cells["params"].replace(",", "")) == expected["params"]
     assert "(figures/latency_quality.png)" in text
 
@@ -476,6 +487,7 @@ def test_user_strings_are_escaped(tmp_path: Path) -> None:
         notes=['<img src="http://example.com/x.png" onerror=alert(1)>'],
         config_yaml="name: '<script>x</script>'\n",
         latency=[{"system": evil, "backend": "<b>onnx</b>", "p50_ms": 3.0}],
+        evaluated_backend="<b>onnx</b>",
     )
     case = build_case(tmp_path, inputs)
     page = case.html
@@ -512,3 +524,93 @@ def test_stats_tables_render_scalars_and_nested_dicts() -> None:
     assert rendered[1].rows == [["total", "12,345"], ["per query", "4,115"], ["detail.x", "–"]]
     assert rendered[2].rows == [["(none)", "–"]]
     assert not math.isnan(number(rendered[1].rows[1][1]))
+
+
+# --------------------------------------------------------------------------- one column each
+def test_latency_columns_under_two_names_show_once(tmp_path: Path) -> None:
+    # Benchmark records that carry each quantity under both of its names.
+    both = [
+        {
+            "system": "0-cross-encoder",
+            "backend": backend,
+            "pairs_per_second": pairs,
+            "latency_ms_p50": p50,
+            "latency_ms_p99": p99,
+            "p50_ms": p50,
+            "p99_ms": p99,
+            "pairs_per_s": pairs,
+        }
+        for backend, pairs, p50, p99 in [
+            ("torch", 123.4, 415.9, 448.7),
+            ("onnx-int8", 326.7, 168.1, 187.6),
+        ]
+    ]
+    case = build_case(tmp_path, make_inputs(latency=both, segments=None, query_texts=None))
+    header, *rows = tables(section(case.markdown, "Latency"))[0]
+    assert header == ["system", "backend", "pairs / s", "p50 latency (ms)", "p99 latency (ms)"]
+    assert len(set(header)) == len(header)
+    for row, expected in zip(rows, both, strict=True):
+        assert [number(c) for c in row[2:]] == pytest.approx(
+            [expected["pairs_per_second"], expected["latency_ms_p50"], expected["latency_ms_p99"]],
+            rel=5e-3,
+        )
+
+
+# --------------------------------------------------------------------------- int8 quality
+def test_latency_plot_draws_only_backends_whose_quality_was_measured(full: ReportCase) -> None:
+    text = section(full.markdown, "Latency")
+    (caption,) = re.findall(r"!\[([^\]]*)\]\(figures/latency_quality\.png\)", text)
+    # Only the torch row is the backend the results were measured with.
+    assert caption.startswith("nDCG@10 against median latency per request; not drawn: ")
+    assert "0-cross-encoder (onnx-int8)" in caption and "teacher (transformers)" in caption
+    assert "0-cross-encoder (torch)" not in caption
+
+
+def test_an_int8_row_with_its_own_quality_is_drawn(tmp_path: Path) -> None:
+    rows = [dict(r) for r in LATENCY_ROWS[:2]]
+    rows[1]["nDCG@10"] = 0.5  # measured on the int8 graph
+    case = build_case(tmp_path, make_inputs(latency=rows, segments=None, query_texts=None))
+    assert "![nDCG@10 against median latency per request](figures/latency_quality.png)" in (
+        case.markdown
+    )
+
+
+def test_no_plot_when_no_row_was_measured(tmp_path: Path) -> None:
+    rows = [r for r in LATENCY_ROWS if r["backend"] == "onnx-int8"]
+    case = build_case(tmp_path, make_inputs(latency=rows, segments=None, query_texts=None))
+    text = section(case.markdown, "Latency")
+    assert "latency-vs-quality plot omitted because" in text
+    assert "nDCG@10 of 0-cross-encoder (onnx-int8) was not measured in this run" in text
+    assert "latency_quality.png" not in case.markdown
+
+
+# --------------------------------------------------------------------------- ranker teacher
+def test_all_zero_cost_tables_of_a_ranker_teacher_are_left_out(tmp_path: Path) -> None:
+    qrels, runs, _, _ = make_collection()
+    records = [
+        LabelRecord(
+            qid=qid,
+            query=f"query {qid}",
+            docids=sorted(docs),
+            method="ranker",
+            teacher="bi-encoder:minilm-l6",
+            scores=runs["teacher"][qid],
+            extra={"prerank_scores": runs["pre-ranker"][qid]},
+        )
+        for qid, docs in sorted(qrels.items())
+    ]
+    stats = label_statistics(records)
+    case = build_case(
+        tmp_path, make_inputs(labeling_stats=stats, baseline_labeling_cost=None, latency=None)
+    )
+    text = section(case.markdown, "Labelling cost")
+    headers = [t[0][0] for t in tables(text)]
+    assert headers == ["statistic", "methods", "agreement with prerank"]
+    (left_out,) = [
+        line for line in text.splitlines() if "every value in them is zero or absent" in line
+    ]
+    for zero in ("llm calls", "prompt tokens", "completion tokens", "missing", "rationales"):
+        assert stats[zero.replace(" ", "_")]["total" if zero != "rationales" else "documents"] == 0
+        assert zero in left_out, zero
+    rows = {t[0][0]: dict(t[1:]) for t in tables(text)}
+    assert int(rows["methods"]["ranker"]) == NUM_QUERIES

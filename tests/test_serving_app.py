@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import socket
@@ -15,7 +16,7 @@ import pytest
 from rankdistill.serving.app import BackgroundServer, create_app
 from rankdistill.serving.config import ServeConfig
 from rankdistill.serving.engine import Reranker
-from rankdistill.serving.testing import DOCUMENTS, QUERIES, build_cross_encoder_dir, build_once
+from tests.fixtures.students import DOCUMENTS, QUERIES, build_cross_encoder_dir, build_once
 
 KEY_ENV = "RANKDISTILL_TEST_SERVE_KEY"
 KEY = "s3cret-test-key"
@@ -84,10 +85,11 @@ def test_rerank_order_and_scores_equal_the_engine(server_url: str, engine: Reran
     expected = engine.rerank(QUERIES[0], docs)
     assert [r["index"] for r in body["results"]] == [r.index for r in expected]
     for got, want in zip(body["results"], expected, strict=True):
-        assert got["relevance_score"] == pytest.approx(want.score, abs=1e-4)
+        # The logistic of the engine's logit, as Cohere and Jina report relevance.
+        assert got["relevance_score"] == pytest.approx(1 / (1 + math.exp(-want.score)), abs=1e-5)
         assert got["document"] == {"text": docs[want.index]}
     assert body["model"] == "test-model"
-    assert body["meta"]["backend"] == "torch"
+    assert body["meta"]["backend"] == "torch" and body["meta"]["score"] == "probability"
 
 
 def test_top_n_object_documents_and_no_documents_by_default(server_url: str) -> None:
@@ -101,8 +103,6 @@ def test_top_n_object_documents_and_no_documents_by_default(server_url: str) -> 
 
 
 def test_tei_shape(server_url: str) -> None:
-    import math
-
     body = {"query": QUERIES[2], "texts": DOCUMENTS[:4], "return_text": True}
     tei = post(server_url, body)
     raw = post(server_url, {**body, "raw_scores": True})

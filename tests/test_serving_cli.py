@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from rankdistill.cli.main import app
 from rankdistill.serving.engine import Reranker
-from rankdistill.serving.testing import DOCUMENTS, QUERIES, build_cross_encoder_dir, build_once
+from tests.fixtures.students import DOCUMENTS, QUERIES, build_cross_encoder_dir, build_once
 
 
 @pytest.fixture(scope="module")
@@ -41,9 +41,34 @@ def test_help_lists_every_option() -> None:
         "--max-batch-pairs",
         "--batch-wait-ms",
         "--threads",
+        "--max-length",
+        "--raw-scores",
+        "--aggregation",
+        "--window-tokens",
+        "--stride-tokens",
+        "--max-tokens-per-doc",
     ):
         assert option in serve_help
+    # Defaults come from ServeConfig (the flags themselves default to "not given").
+    words = " ".join(serve_help.replace("│", " ").split())  # the help box wraps lines
+    assert "(default: onnx-int8)" in words and "(default: max)" in words
     assert "--format" in runner.invoke(app, ["export", "--help"], terminal_width=200).output
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "fragment"),
+    [
+        ("--aggregation", "median", "max, first, mean"),
+        ("--window-tokens", "4", "--window-tokens"),
+        ("--backend", "tensorflow", "torch, onnx"),
+    ],
+)
+def test_serve_refuses_bad_options_in_one_line(
+    student: Path, option: str, value: str, fragment: str
+) -> None:
+    result = CliRunner().invoke(app, ["serve", str(student), option, value])
+    assert result.exit_code == 2, result.output
+    assert fragment in result.output and "Traceback" not in result.output
 
 
 def test_export_command_writes_servable_folders(student: Path, tmp_path: Path) -> None:

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from rankdistill.scoring import Scorer
-from rankdistill.serving.engine import Reranker, rank_indices
-from rankdistill.serving.testing import (
+from rankdistill.serving.engine import Reranker, length_batches, rank_indices
+from tests.fixtures.students import (
     DOCUMENTS,
     QUERIES,
     build_cross_encoder_dir,
@@ -122,3 +122,26 @@ def test_threads_setting_and_bad_arguments(student: Path) -> None:
         Reranker.load(student, backend="tensorflow")
     with pytest.raises(ValueError, match="batch_size"):
         Reranker.load(student, backend="torch", batch_size=0)
+
+
+def test_length_batches_cut_where_padding_would_exceed_the_slack() -> None:
+    lengths = [10, 10, 11, 30, 31, 100]
+    order = list(range(len(lengths)))
+    assert length_batches(order, lengths, 4, None) == [[0, 1, 2, 3], [4, 5]]
+    batches = length_batches(order, lengths, 4, 0.1)
+    assert batches == [[0, 1, 2], [3, 4], [5]]
+    for batch in batches:
+        longest = max(lengths[i] for i in batch)
+        assert longest * len(batch) <= 1.1 * sum(lengths[i] for i in batch)
+    assert length_batches(order, lengths, 2, 10.0) == [[0, 1], [2, 3], [4, 5]]  # size still caps
+
+
+def test_padding_slack_changes_batches_not_scores(student: Path, engine: Reranker) -> None:
+    tight = Reranker.load(student, backend="torch", threads=1, batch_size=4, padding_slack=0.1)
+    expected = np.array(engine.score(QUERIES[4], DOCUMENTS))
+    engine.stats.reset()
+    engine.score(QUERIES[4], DOCUMENTS)
+    got = np.array(tight.score(QUERIES[4], DOCUMENTS))
+    assert np.abs(got - expected).max() <= 1e-4
+    assert tight.stats.padded_tokens < engine.stats.padded_tokens
+    assert tight.stats.real_tokens == engine.stats.real_tokens

@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import load_file
 
 from rankdistill.data.records import ClickRecord, Document
-from rankdistill.students.rra_gpt import IGNORE_INDEX
+from rankdistill.students.decoder import IGNORE_INDEX
 from rankdistill.teachers.config import TeacherConfig
 from rankdistill.teachers.cpt import (
     CptCollator,

@@ -12,15 +12,15 @@ import torch
 from rankdistill.data.records import Document, LabelRecord, Query, RankingData
 from rankdistill.teachers.config import SftConfig, TeacherConfig
 from rankdistill.teachers.sft import (
-    GroupCollator,
     LLMRanker,
     LLMTeacherScorer,
-    build_query_groups,
     build_ranker,
     build_sft_loss,
     run_sft,
+    sft_query_groups,
     sft_targets,
 )
+from rankdistill.training.data import QueryGroupCollator
 from rankdistill.utils import set_seed
 from tests._decoder_cache import decoder_body, local_smollm_dir
 
@@ -109,10 +109,11 @@ def test_query_groups_mix_grades_and_drop_single_grade_queries() -> None:
         "q1": {"d0": 0, "d1": 0, "d2": 0, "d3": 0, "d4": 3, "d5": 1, "ghost": 2},
         "q2": {"d6": 1, "d7": 1},
     }
-    groups = build_query_groups(sft_targets(qrels), data, group_size=3, seed=1)
+    groups = sft_query_groups(sft_targets(qrels), data, group_size=3, seed=1)
     assert [g.qid for g in groups] == ["q1"]
-    assert sorted(groups[0].labels) == [0.0, 1.0, 3.0]
-    pointwise = build_query_groups(sft_targets(qrels), data, group_size=3, pairwise=False)
+    assert sorted(groups[0].targets) == [0.0, 1.0, 3.0]
+    assert groups[0].documents == [corpus[d].full_text for d in groups[0].docids]
+    pointwise = sft_query_groups(sft_targets(qrels), data, group_size=3, pairwise=False)
     assert [g.qid for g in pointwise] == ["q1", "q2"]
     record = LabelRecord("q1", "one", ["d0", "d4"], "listwise", "t", grades={"d4": 2, "d0": 0})
     assert sft_targets([record]) == {"q1": {"d4": 2.0, "d0": 0.0}}
@@ -140,12 +141,12 @@ def _cfg(**sft: object) -> TeacherConfig:
 
 
 def _batch_loss(ranker: LLMRanker, cfg: TeacherConfig, data: RankingData, qrels) -> float:
-    groups = build_query_groups(sft_targets(qrels), data, cfg.sft.group_size, cfg.seed)
-    batch = GroupCollator(ranker, cfg.sft.group_size)(groups)
-    labels, mask = batch.pop("labels"), batch.pop("mask")
+    groups = sft_query_groups(sft_targets(qrels), data, cfg.sft.group_size, cfg.seed)
+    batch = QueryGroupCollator(ranker)(groups)
+    labels, mask = batch["labels"], batch["mask"]
     ranker.eval()
     with torch.no_grad():
-        scores = ranker(batch).view_as(labels)
+        scores = ranker(batch["features"]).view_as(labels)
     return build_sft_loss(cfg.sft).compute(scores, labels, mask).item()
 
 
@@ -221,3 +222,21 @@ def test_a_moved_run_folder_still_finds_its_lora_teachers_base(tmp_path: Path) -
     assert base_model_path(info, tmp_path) == str(base)
     # An alias or hub id is not a path: kept as it is.
     assert with_relative_base("org/not-a-folder", teacher) == {}
+
+
+def test_precision_is_the_students_setting_and_the_old_bf16_key_still_loads() -> None:
+    from rankdistill.teachers.hf import teacher_training_arguments
+
+    assert TeacherConfig().precision == "auto"
+    assert TeacherConfig.model_validate({"bf16": False}).precision == "fp32"
+    assert TeacherConfig.model_validate({"bf16": True}).precision == "auto"
+    with pytest.raises(ValueError, match="bf16"):
+        TeacherConfig.model_validate({"bf16": True, "precision": "fp32"})
+    cfg = TeacherConfig(precision="bf16")
+    args = teacher_training_arguments(cfg, cfg.sft, Path("out"), "cpu")
+    assert (args.bf16, args.fp16, args.save_strategy) == (True, False, "no")
+    assert (args.learning_rate, args.per_device_train_batch_size) == (1e-4, 2)
+    assert args.output_dir == str(Path("out") / "trainer")
+    fp16 = TeacherConfig(precision="fp16")
+    with pytest.raises(ValueError, match="fp16 needs a CUDA device"):
+        teacher_training_arguments(fp16, fp16.cpt, Path("out"), "cpu")

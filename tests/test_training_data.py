@@ -147,3 +147,36 @@ def test_collator_flattens_and_pads() -> None:
     assert torch.isfinite(scores).all()
     with pytest.raises(ValueError, match="no query groups"):
         QueryGroupDataset([])
+
+
+def test_stratified_cut_takes_every_grade_in_turn_and_is_seeded_per_query() -> None:
+    # Grades 3, 1 and ten 0s: a cut of 4 takes the 3, the 1 and two of the 0s.
+    docs = [("top", 3.0), ("mid", 1.0)] + [(f"z{i}", 0.0) for i in range(10)]
+    cut = cut_group(docs, 4, seed=7, qid="q1", sampling="stratified")
+    assert sorted(t for _, t in cut) == [0.0, 0.0, 1.0, 3.0]
+    assert [d for d, _ in cut][:2] == ["top", "mid"]  # kept in their original order
+    assert cut == cut_group(docs, 4, seed=7, qid="q1", sampling="stratified")
+    zeros = {
+        tuple(d for d, t in cut_group(docs, 4, seed=s, qid="q1", sampling="stratified") if not t)
+        for s in range(6)
+    }
+    assert len(zeros) > 1  # the seed picks which of the 0-graded documents come
+    assert groups_needed(len(docs), 4, "stratified") == 1
+
+
+def test_min_distinct_targets_drops_queries_without_a_pair() -> None:
+    flat = LabelRecord("q1", "q", ["d0", "d1"], "t", "t", grades={"d0": 1.0, "d1": 1.0})
+    mixed = LabelRecord("q2", "q", ["d2", "d3"], "t", "t", grades={"d2": 1.0, "d3": 0.0})
+    kept = build_query_groups([flat, mixed], CORPUS, targets="grades", min_distinct_targets=2)
+    assert [g.qid for g in kept] == ["q2"]
+    both = build_query_groups([flat, mixed], CORPUS, targets="grades")
+    assert [g.qid for g in both] == ["q1", "q2"]
+
+
+def test_collator_label_scale_divides_the_targets() -> None:
+    record = LabelRecord("q1", "q", ["d0", "d1"], "t", "t", grades={"d0": 3.0, "d1": 1.0})
+    groups = build_query_groups([record], CORPUS, targets="grades")
+    student = CrossEncoderStudent("minilm-l6", max_length=32)
+    scaled = QueryGroupCollator(student, label_scale=3.0)(groups)["labels"]
+    assert scaled.tolist() == [[1.0, pytest.approx(1 / 3)]]
+    assert QueryGroupCollator(student)(groups)["labels"].tolist() == [[3.0, 1.0]]

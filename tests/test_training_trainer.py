@@ -20,10 +20,11 @@ from rankdistill.data.records import Document, LabelRecord, Query, RankingData
 from rankdistill.losses import build_loss
 from rankdistill.scoring import Scorer
 from rankdistill.students import CrossEncoderStudent
+from rankdistill.training.arguments import precision_flags
 from rankdistill.training.checkpoints import load_state_dict, save_state_dict, state_digest
 from rankdistill.training.config import StudentTrainConfig
 from rankdistill.training.data import QueryGroupCollator, build_query_groups
-from rankdistill.training.trainer import precision_flags, train_student
+from rankdistill.training.trainer import train_student
 from tests.ddp_worker import make_tiny_bert
 
 TEXTS = [
@@ -85,8 +86,14 @@ def student_weights(path: Path) -> dict[str, torch.Tensor]:
     return {k[len(prefix) :]: v for k, v in load_file(path).items() if k.startswith(prefix)}
 
 
-def test_precision_auto_is_fp32_on_cpu() -> None:
-    assert precision_flags("auto", "cpu") == {"bf16": False, "fp16": False}
+def test_precision_auto_uses_bf16_on_cpu_only_where_it_is_native(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import torch
+
+    for native in (False, True):
+        monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda n=native: n)
+        assert precision_flags("auto", "cpu") == {"bf16": native, "fp16": False}
     assert precision_flags("bf16", "cpu") == {"bf16": True, "fp16": False}
     with pytest.raises(ValueError, match="CUDA"):
         precision_flags("fp16", "cpu")

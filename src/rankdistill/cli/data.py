@@ -8,14 +8,18 @@ does (``--format`` plus the paths that format needs), through
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 import typer
 
+from rankdistill.cli.options import add_options
 from rankdistill.data.config import DataFormat as InputFormat
+from rankdistill.data.config import SelectionConfig
+from rankdistill.data.records import RankingData
 
 OutputFormat = Literal["rankllm", "trec", "jsonl"]
 SegmentName = Literal["head", "torso", "tail"]
@@ -55,20 +59,23 @@ QUERY_LOG_OPT = typer.Option(
     None, "--query-log", help="Query log with frequencies: TSV query<TAB>count or JSONL."
 )
 # Selection options.
+# Not given (None): the default of rankdistill.data.config.SelectionConfig.
 BY_OPT = typer.Option(
-    "auto", "--by", help="Segment by frequency, by length, or auto (frequency if known)."
+    None,
+    "--by",
+    help="Segment by frequency, by length, or auto (frequency if known; default: auto).",
 )
 HEAD_PCT_OPT = typer.Option(
-    90.0, "--head-percentile", help="Frequency percentile rank at/above which a query is head."
+    None, "--head-percentile", help="Frequency percentile rank at/above which a query is head."
 )
 TAIL_PCT_OPT = typer.Option(
-    50.0, "--tail-percentile", help="Frequency percentile rank below which a query is tail."
+    None, "--tail-percentile", help="Frequency percentile rank below which a query is tail."
 )
 TAIL_WORDS_OPT = typer.Option(
-    6, "--tail-min-words", help="A query of at least this many words is tail."
+    None, "--tail-min-words", help="A query of at least this many words is tail."
 )
 HEAD_WORDS_OPT = typer.Option(
-    3, "--head-max-words", help="Length rule: at most this many words is head."
+    None, "--head-max-words", help="Length rule: at most this many words is head."
 )
 
 
@@ -82,72 +89,92 @@ def _exit_on(*errors: type[Exception]) -> Iterator[None]:
         raise typer.Exit(2) from exc
 
 
-def _load(
-    fmt: str,
-    path: str | None,
-    candidates: list[str] | None,
-    queries: str | None,
-    corpus: str | None,
-    qrels: str | None,
-    split: str,
-    max_queries: int | None,
-    query_log: str | None,
-):
-    """Build a DatasetSpec from the options and load it; bad input exits with its message."""
+DataLoader = Callable[[], RankingData]
+SelectionFlags = Callable[..., SelectionConfig]
+
+# The input options every command takes, in their order on the command line.
+_INPUT_OPTIONS = (
+    ("fmt", InputFormat, FORMAT_OPT),
+    ("path", str | None, PATH_OPT),
+    ("candidates", list[str] | None, CANDIDATES_OPT),
+    ("queries", str | None, QUERIES_OPT),
+    ("corpus", str | None, CORPUS_OPT),
+    ("qrels", str | None, QRELS_OPT),
+    ("split", str, SPLIT_OPT),
+    ("max_queries", int | None, MAX_QUERIES_OPT),
+    ("query_log", str | None, QUERY_LOG_OPT),
+)
+_SELECTION_OPTIONS = (
+    ("by", Literal["auto", "frequency", "length"] | None, BY_OPT),
+    ("head_percentile", float | None, HEAD_PCT_OPT),
+    ("tail_percentile", float | None, TAIL_PCT_OPT),
+    ("tail_min_words", int | None, TAIL_WORDS_OPT),
+    ("head_max_words", int | None, HEAD_WORDS_OPT),
+)
+
+
+def _load(fmt: str, candidates: list[str] | None, **spec_fields: Any) -> RankingData:
+    """Build a DatasetSpec from the input options (``spec_fields``: its other fields, by
+    name) and load it; bad input exits with its message."""
     from rankdistill.data.config import DatasetSpec
     from rankdistill.data.loading import load_dataset
 
-    spec = DatasetSpec(
-        format=fmt,
-        path=path,
-        candidates=candidates or [],
-        queries=queries,
-        corpus=corpus,
-        qrels=qrels,
-        split=split,
-        max_queries=max_queries,
-        query_log=query_log,
-    )
+    spec = DatasetSpec(format=fmt, candidates=candidates or [], **spec_fields)
     with _exit_on(ValueError, FileNotFoundError, ImportError):
         return load_dataset(spec, base_dir=Path.cwd())
 
 
-def _selection(
-    by: str,
-    head_pct: float,
-    tail_pct: float,
-    tail_words: int,
-    head_words: int,
-    keep: list[str] | None = None,
-):
-    from rankdistill.data.config import SelectionConfig
-
-    return SelectionConfig(
-        by=by,
-        head_percentile=head_pct,
-        tail_percentile=tail_pct,
-        tail_min_words=tail_words,
-        head_max_words=head_words,
-        **({"keep_segments": keep} if keep else {}),
+def _with_input_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The input options in place of ``load_data``, a function that loads the dataset they
+    name (called when the command is ready to read, so its own flags are checked first)."""
+    return add_options(
+        command,
+        ("load_data",),
+        _INPUT_OPTIONS,
+        lambda **values: {"load_data": functools.partial(_load, **values)},
     )
 
 
+def _with_selection_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The selection options in place of ``selection``, a function from the segments to
+    keep (None: all) to the :class:`SelectionConfig` the flags ask for."""
+    return add_options(
+        command,
+        ("selection",),
+        _SELECTION_OPTIONS,
+        lambda **values: {"selection": functools.partial(_selection, **values)},
+    )
+
+
+def _selection(
+    by: str | None,
+    head_percentile: float | None,
+    tail_percentile: float | None,
+    tail_min_words: int | None,
+    head_max_words: int | None,
+    keep: list[str] | None = None,
+) -> SelectionConfig:
+    """The selection settings given as flags; the others keep SelectionConfig's defaults."""
+    given = {
+        "by": by,
+        "head_percentile": head_percentile,
+        "tail_percentile": tail_percentile,
+        "tail_min_words": tail_min_words,
+        "head_max_words": head_max_words,
+        "keep_segments": keep or None,
+    }
+    return SelectionConfig(**{k: v for k, v in given.items() if v is not None})
+
+
 @data_app.command("convert")
+@_with_input_options
 def convert(
     to: OutputFormat = typer.Option(..., "--to", help="Output format: rankllm, trec or jsonl."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder (created if missing)."),
     k: int | None = typer.Option(
         None, "--k", help="rankllm output: keep the top-k candidates per query."
     ),
-    fmt: InputFormat = FORMAT_OPT,
-    path: str | None = PATH_OPT,
-    candidates: list[str] | None = CANDIDATES_OPT,
-    queries: str | None = QUERIES_OPT,
-    corpus: str | None = CORPUS_OPT,
-    qrels: str | None = QRELS_OPT,
-    split: str = SPLIT_OPT,
-    max_queries: int | None = MAX_QUERIES_OPT,
-    query_log: str | None = QUERY_LOG_OPT,
+    load_data: DataLoader = None,  # type: ignore[assignment]  # the input options
 ) -> None:
     """Convert a dataset between formats (rank_llm JSON, TREC run/qrels + TSV, JSONL).
 
@@ -157,7 +184,7 @@ def convert(
     """
     from rankdistill.data.loading import write_dataset
 
-    data = _load(fmt, path, candidates, queries, corpus, qrels, split, max_queries, query_log)
+    data = load_data()
     with _exit_on(ValueError):
         written = write_dataset(data, to, out, k)
     for file in written:
@@ -165,30 +192,20 @@ def convert(
 
 
 @data_app.command("stats")
+@_with_input_options
+@_with_selection_options
 def stats(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
-    by: Literal["auto", "frequency", "length"] = BY_OPT,
-    head_percentile: float = HEAD_PCT_OPT,
-    tail_percentile: float = TAIL_PCT_OPT,
-    tail_min_words: int = TAIL_WORDS_OPT,
-    head_max_words: int = HEAD_WORDS_OPT,
-    fmt: InputFormat = FORMAT_OPT,
-    path: str | None = PATH_OPT,
-    candidates: list[str] | None = CANDIDATES_OPT,
-    queries: str | None = QUERIES_OPT,
-    corpus: str | None = CORPUS_OPT,
-    qrels: str | None = QRELS_OPT,
-    split: str = SPLIT_OPT,
-    max_queries: int | None = MAX_QUERIES_OPT,
-    query_log: str | None = QUERY_LOG_OPT,
+    selection: SelectionFlags = None,  # type: ignore[assignment]  # the selection options
+    load_data: DataLoader = None,  # type: ignore[assignment]  # the input options
 ) -> None:
     """Queries, documents, candidates per query, qrels grade histogram, segment counts."""
     import json
 
     from rankdistill.data.stats import dataset_stats
 
-    data = _load(fmt, path, candidates, queries, corpus, qrels, split, max_queries, query_log)
-    cfg = _selection(by, head_percentile, tail_percentile, tail_min_words, head_max_words)
+    data = load_data()
+    cfg = selection()
     with _exit_on(ValueError):
         result = dataset_stats(data, cfg)
     if as_json:
@@ -218,6 +235,8 @@ def _print_stats_table(result: dict) -> None:
 
 
 @data_app.command("select")
+@_with_input_options
+@_with_selection_options
 def select(
     out: Path = typer.Option(
         ..., "--out", "-o", help="Output JSONL of the kept queries, with 'segment'."
@@ -225,20 +244,8 @@ def select(
     keep: list[str] | None = typer.Option(
         None, "--keep", help="Segment to keep (repeatable; default: all). RRADistill: --keep tail."
     ),
-    by: Literal["auto", "frequency", "length"] = BY_OPT,
-    head_percentile: float = HEAD_PCT_OPT,
-    tail_percentile: float = TAIL_PCT_OPT,
-    tail_min_words: int = TAIL_WORDS_OPT,
-    head_max_words: int = HEAD_WORDS_OPT,
-    fmt: InputFormat = FORMAT_OPT,
-    path: str | None = PATH_OPT,
-    candidates: list[str] | None = CANDIDATES_OPT,
-    queries: str | None = QUERIES_OPT,
-    corpus: str | None = CORPUS_OPT,
-    qrels: str | None = QRELS_OPT,
-    split: str = SPLIT_OPT,
-    max_queries: int | None = MAX_QUERIES_OPT,
-    query_log: str | None = QUERY_LOG_OPT,
+    selection: SelectionFlags = None,  # type: ignore[assignment]  # the selection options
+    load_data: DataLoader = None,  # type: ignore[assignment]  # the input options
 ) -> None:
     """Assign head / torso / tail segments and write the kept queries as JSONL."""
     from collections import Counter
@@ -249,15 +256,8 @@ def select(
     bad = [s for s in keep or [] if s not in get_args(SegmentName)]
     if bad:
         raise typer.BadParameter(f"{bad}: segments are head, torso, tail", param_hint="--keep")
-    data = _load(fmt, path, candidates, queries, corpus, qrels, split, max_queries, query_log)
-    cfg = _selection(
-        by,
-        head_percentile,
-        tail_percentile,
-        tail_min_words,
-        head_max_words,
-        list(keep) if keep else None,
-    )
+    data = load_data()
+    cfg = selection(keep=list(keep) if keep else None)
     with _exit_on(ValueError):
         everything = select_queries(data.queries, cfg.model_copy(update={"enabled": False}))
     kept = {q: v for q, v in everything.items() if v.segment in cfg.keep_segments}
@@ -270,6 +270,7 @@ def select(
 
 
 @data_app.command("simulate-clicks")
+@_with_input_options
 def simulate_clicks_command(
     out: Path = typer.Option(..., "--out", "-o", help="Click log to write (.jsonl, else TSV)."),
     run: Path | None = typer.Option(
@@ -288,21 +289,13 @@ def simulate_clicks_command(
     eta: float = typer.Option(
         1.0, "--eta", help="PBM position-bias exponent: P(examine rank r) = (1/r)^eta."
     ),
-    fmt: InputFormat = FORMAT_OPT,
-    path: str | None = PATH_OPT,
-    candidates: list[str] | None = CANDIDATES_OPT,
-    queries: str | None = QUERIES_OPT,
-    corpus: str | None = CORPUS_OPT,
-    qrels: str | None = QRELS_OPT,
-    split: str = SPLIT_OPT,
-    max_queries: int | None = MAX_QUERIES_OPT,
-    query_log: str | None = QUERY_LOG_OPT,
+    load_data: DataLoader = None,  # type: ignore[assignment]  # the input options
 ) -> None:
     """Simulate a position-biased click log from graded qrels (for DisRanker's CPT stage)."""
     from rankdistill.data.clicks import simulate_clicks, write_click_log
     from rankdistill.data.loading import read_run
 
-    data = _load(fmt, path, candidates, queries, corpus, qrels, split, max_queries, query_log)
+    data = load_data()
     with _exit_on(ValueError, FileNotFoundError):
         ranking = None if run is None else read_run(run)
         records = simulate_clicks(

@@ -26,9 +26,7 @@ def read_run_file(path: Path) -> Run:
     """A TREC run, or rank_llm JSON (its candidates with their scores)."""
     from rankdistill.data.loading import read_run
 
-    if not path.is_file():
-        raise typer.BadParameter(f"run file {path} does not exist")
-    return read_run(path)
+    return read_run(path)  # a missing file is a one-line error, as for --qrels
 
 
 def read_segments(path: Path, split: str | None) -> dict[str, str]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-FORMAT_CHOICES = ("onnx", "onnx-int8", "sentence-transformers")
+from rankdistill.cli.choices import EXPORT_FORMATS, choice_command
 
 
 def export_command(
@@ -22,27 +22,29 @@ def export_command(
         help="Output folder; each format goes to OUT/<format>/, the layout "
         "`rankdistill serve` and Reranker.load look for.",
     ),
-    formats: list[str] = typer.Option(
-        ["onnx", "onnx-int8"],
+    formats: list[str] | None = typer.Option(
+        None,
         "--format",
-        help="onnx, onnx-int8 or sentence-transformers; repeat for several.",
+        help="Export format; repeat for several (default: export.formats of the config "
+        "defaults, those the student supports).",
     ),
-    opset: int = typer.Option(17, help="ONNX opset version."),
+    opset: int | None = typer.Option(None, help="ONNX opset version (default: export.opset)."),
 ) -> None:
     """Export a student for serving: fp32 ONNX, dynamic-int8 ONNX, CrossEncoder folder."""
-    from rankdistill.serving.export import export_model
+    from rankdistill.serving.config import ExportConfig
+    from rankdistill.serving.export import export_model, unsupported_formats
+    from rankdistill.serving.manifest import read_manifest
 
-    unknown = [f for f in formats if f not in FORMAT_CHOICES]
-    if unknown:
-        raise typer.BadParameter(
-            f"unknown format(s) {', '.join(unknown)}; choose from {', '.join(FORMAT_CHOICES)}",
-            param_hint="--format",
-        )
+    defaults = ExportConfig()
+    if not formats:
+        kind = read_manifest(model_dir)["kind"]
+        skipped = set(unsupported_formats(kind, defaults.formats))
+        formats = [f for f in defaults.formats if f not in skipped]
     for fmt in dict.fromkeys(formats):
-        target = export_model(model_dir, out / fmt, fmt, opset=opset)
+        target = export_model(model_dir, out / fmt, fmt, opset=opset or defaults.opset)
         typer.echo(f"{fmt}: {target}")
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
-    app.command("export")(export_command)
+    app.command("export", cls=choice_command({"formats": EXPORT_FORMATS}))(export_command)

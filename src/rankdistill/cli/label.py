@@ -11,7 +11,7 @@ The run is resumable: rerun the same command and finished queries are skipped.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -20,8 +20,7 @@ if TYPE_CHECKING:
     from rankdistill.labeling.config import LabelingConfig
     from rankdistill.scoring import Scorer
 
-METHOD_NAMES = ("rradistill", "slidingwindow", "pointwise", "pointwise-graded", "ranker")
-BACKEND_NAMES = ("transformers", "llama-cpp", "openai", "vllm")
+from rankdistill.cli.choices import BACKENDS, METHODS, choice_command
 
 
 def labeling_config(
@@ -36,35 +35,17 @@ def labeling_config(
     ``--set`` keys are relative to the labeling section (``prerank.top_k=5``); a leading
     ``labeling.`` is accepted too.
     """
-    from rankdistill.config import ConfigError, apply_overrides, load_config
-    from rankdistill.labeling.config import LabelingConfig
+    from rankdistill.config import load_section
 
-    base = load_config(config).labeling if config is not None else LabelingConfig()
-    data: dict[str, Any] = base.model_dump(mode="json")
-    if method is not None:
-        data["method"] = method
-    if backend is not None:
-        data["backend"]["kind"] = backend
-    if model is not None:
-        data["backend"]["model"] = model
-    relative = [o.removeprefix("labeling.") for o in overrides]
-    data = apply_overrides(data, relative)
-    try:
-        return LabelingConfig.model_validate(data)
-    except Exception as exc:  # pydantic.ValidationError: name the field
-        raise ConfigError(f"labeling config: {exc}") from exc
+    flags = {"method": method, "backend.kind": backend, "backend.model": model}
+    return load_section(config, "labeling", overrides, flags)
 
 
 def prerank_scorer(cfg: LabelingConfig, data: RankingData, device: str) -> Scorer | None:
     """The pre-ranker named by ``cfg.prerank`` (None: keep the first-stage scores)."""
-    from rankdistill.cli.factory import build_scorer
+    from rankdistill.scoring import build_scorer
 
-    spec = {
-        "first-stage": None,
-        "bm25": "bm25",
-        "bi-encoder": f"bi-encoder:{cfg.prerank.model}",
-        "cross-encoder": f"student:{cfg.prerank.model}",
-    }[cfg.prerank.scorer]
+    spec = cfg.prerank.scorer_spec()
     return None if spec is None else build_scorer(spec, device, data)
 
 
@@ -97,10 +78,10 @@ def label(
         None,
         "--method",
         "-m",
-        help=f"Labelling method: {', '.join(METHOD_NAMES)} (default: from the config).",
+        help="Labelling method (default: from the config).",
     ),
     backend: str | None = typer.Option(
-        None, "--backend", "-b", help=f"LLM backend: {', '.join(BACKEND_NAMES)}."
+        None, "--backend", "-b", help="LLM backend (default: from the config)."
     ),
     model: str | None = typer.Option(
         None,
@@ -137,29 +118,20 @@ def label(
 ) -> None:
     """Label queries with an LLM teacher (RRADistill, RankGPT sliding window, pointwise)
     or a fusion of rankers, resumably."""
-    from rankdistill.cli.factory import build_scorer
-    from rankdistill.config import ConfigError
+    from rankdistill.labeling.methods import METHODS as METHOD_TABLE
     from rankdistill.labeling.runner import run_labeling
     from rankdistill.labeling.stats import format_statistics, label_statistics
     from rankdistill.labeling.store import read_labels
+    from rankdistill.scoring import build_scorer
     from rankdistill.utils import atomic_write_json
 
-    if method is not None and method not in METHOD_NAMES:
-        raise typer.BadParameter(f"unknown method {method!r}; use one of {', '.join(METHOD_NAMES)}")
-    if backend is not None and backend not in BACKEND_NAMES:
-        raise typer.BadParameter(
-            f"unknown backend {backend!r}; use one of {', '.join(BACKEND_NAMES)}"
-        )
-    try:
-        cfg = labeling_config(config, method, backend, model, overrides)
-    except ConfigError as exc:
-        raise typer.BadParameter(str(exc)) from exc
+    cfg = labeling_config(config, method, backend, model, overrides)
     dataset = load_label_data(data, qrels, limit)
+    entry = METHOD_TABLE.require(cfg.method)
     ranker_scorers = None
-    if cfg.method == "ranker":
+    if entry.uses_ranker_models:
         ranker_scorers = {m: build_scorer(m, device, dataset) for m in cfg.ranker_models}
-    needs_prerank = cfg.method in ("rradistill", "pointwise", "pointwise-graded")
-    scorer = prerank_scorer(cfg, dataset, device) if needs_prerank else None
+    scorer = prerank_scorer(cfg, dataset, device) if entry.uses_prerank else None
     result = run_labeling(
         dataset,
         cfg,
@@ -178,4 +150,4 @@ def label(
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
-    app.command("label")(label)
+    app.command("label", cls=choice_command({"method": METHODS, "backend": BACKENDS}))(label)

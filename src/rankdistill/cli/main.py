@@ -10,6 +10,8 @@ import typer
 
 from rankdistill import __version__
 from rankdistill.cli import data, evaluate, export, label, retrieve, run, serve, teacher, train
+from rankdistill.cli import generate as generate_cli
+from rankdistill.cli.errors import DEBUG_ENV, UserErrorGroup
 
 app = typer.Typer(
     name="rankdistill",
@@ -18,11 +20,12 @@ app = typer.Typer(
         "Start with `rankdistill run demo`, or `rankdistill run CONFIG.yaml` on your data."
     ),
     no_args_is_help=True,
+    cls=UserErrorGroup,
     pretty_exceptions_show_locals=False,
     add_completion=False,
 )
 
-for module in (run, data, retrieve, label, teacher, train, evaluate, export, serve):
+for module in (run, data, generate_cli, retrieve, label, teacher, train, evaluate, export, serve):
     module.register(app)
 
 
@@ -34,8 +37,15 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
+    ctx: typer.Context,
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
+    debug: bool = typer.Option(
+        False,
+        "--debug",
+        help=f"Show the traceback of an error instead of one line (or set {DEBUG_ENV}=1).",
+    ),
 ) -> None:
     """rankdistill."""
+    ctx.meta[DEBUG_ENV] = debug

@@ -91,17 +91,26 @@ def retrieve(
     out_json: Path | None = typer.Option(
         None, "--out-json", help="Write the run as rank_llm JSON (with passage texts) here."
     ),
-    k: int = typer.Option(100, "--k", "-k", help="Documents retrieved per query."),
-    k1: float = typer.Option(0.9, "--k1", help="BM25 k1."),
-    b: float = typer.Option(0.4, "--b", help="BM25 b."),
-    variant: str = typer.Option(
-        "lucene", "--variant", help="bm25s variant: lucene, robertson, atire, bm25l, bm25+."
+    k: int | None = typer.Option(
+        None, "--k", "-k", help="Documents retrieved per query (default: retrieval.k)."
     ),
-    stemmer: str = typer.Option(
-        "english", "--stemmer", help="PyStemmer language, or 'none' to disable stemming."
+    k1: float | None = typer.Option(None, "--k1", help="BM25 k1 (default: retrieval.k1)."),
+    b: float | None = typer.Option(None, "--b", help="BM25 b (default: retrieval.b)."),
+    variant: str | None = typer.Option(
+        None,
+        "--variant",
+        help="bm25s variant: lucene, robertson, atire, bm25l, bm25+ (default: "
+        "retrieval.bm25_variant).",
     ),
-    stopwords: str = typer.Option(
-        "en", "--stopwords", help="bm25s stopword list (en, de, ...), or 'none'."
+    stemmer: str | None = typer.Option(
+        None,
+        "--stemmer",
+        help="PyStemmer language, or 'none' to disable stemming (default: retrieval.stemmer).",
+    ),
+    stopwords: str | None = typer.Option(
+        None,
+        "--stopwords",
+        help="bm25s stopword list (en, de, ...), or 'none' (default: retrieval.stopwords).",
     ),
     index_dir: Path | None = typer.Option(
         None,
@@ -119,15 +128,12 @@ def retrieve(
 
     if out_trec is None and out_json is None:
         raise typer.BadParameter("nothing to write: pass --out-trec and/or --out-json")
-    config = RetrievalConfig(
-        method="bm25",
-        k=k,
-        k1=k1,
-        b=b,
-        bm25_variant=variant,
-        stemmer=None if stemmer.lower() == "none" else stemmer,
-        stopwords=None if stopwords.lower() == "none" else stopwords,
-    )
+    flags = {"k": k, "k1": k1, "b": b, "bm25_variant": variant}
+    settings: dict[str, object] = {f: v for f, v in flags.items() if v is not None}
+    for field, value in (("stemmer", stemmer), ("stopwords", stopwords)):
+        if value is not None:  # not given: the config default
+            settings[field] = None if value.lower() == "none" else value
+    config = RetrievalConfig(method="bm25", **settings)
     query_map, documents = load_collection(corpus, corpus_format, queries, beir_split)
     if index_dir is not None and (index_dir / META_FILE).is_file():
         retriever = BM25Retriever.load(index_dir)
@@ -141,13 +147,13 @@ def retrieve(
         retriever = BM25Retriever(config).index(documents)
         if index_dir is not None:
             retriever.save(index_dir)
-    run = retriever.retrieve(query_map, k)
+    run = retriever.retrieve(query_map, config.k)
     if out_trec is not None:
         typer.echo(f"wrote {write_trec_run(run, out_trec, tag=tag)}")
     if out_json is not None:
         data = RankingData(queries=query_map, corpus=documents, candidates=run)
         typer.echo(f"wrote {write_rankllm(data, run, out_json)}")
-    typer.echo(f"{len(run)} queries, {len(documents)} documents indexed, k={k}")
+    typer.echo(f"{len(run)} queries, {len(documents)} documents indexed, k={config.k}")
 
 
 def register(app: typer.Typer) -> None:

@@ -6,9 +6,7 @@ from pathlib import Path
 
 import typer
 
-from rankdistill.config import STAGES, ConfigError, dump_config, load_config, shipped_configs
-
-STAGE_HELP = ", ".join(STAGES)
+from rankdistill.cli.choices import STAGES, choice_command
 
 
 def run(
@@ -17,34 +15,32 @@ def run(
         help="A YAML config file, or the name of a shipped config (`rankdistill config list`).",
     ),
     until: str | None = typer.Option(
-        None, "--until", help=f"Stop after this stage. Stages: {STAGE_HELP}."
+        None,
+        "--until",
+        help="Stop after this stage.",
     ),
     overrides: list[str] = typer.Option(
         [], "--set", help="Override a config value, e.g. --set training.students.0.max_steps=20."
     ),
     force: list[str] = typer.Option(
-        [], "--force", help="Re-run this stage even if its output exists (repeatable)."
+        [],
+        "--force",
+        help="Re-run this stage even if its output exists (repeatable).",
     ),
     output_dir: str | None = typer.Option(
         None, "--output-dir", "-o", help="Run folder (default: the config's output_dir)."
     ),
 ) -> None:
     """Run every pipeline stage in order; finished stages are skipped, so a rerun resumes."""
-    from rankdistill.cli.pipeline import run_pipeline
+    from rankdistill.config import load_config
+    from rankdistill.pipeline import run_pipeline
 
-    for name in [*([until] if until else []), *force]:
-        if name not in STAGES:
-            raise typer.BadParameter(f"unknown stage {name!r}; stages: {STAGE_HELP}")
     if output_dir:
         overrides = [*overrides, f"output_dir={output_dir}"]
-    try:
-        cfg = load_config(config, overrides)
-    except ConfigError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(2) from exc
+    cfg = load_config(config, overrides)
     base_dir = Path(config).resolve().parent if Path(config).is_file() else Path.cwd()
-    pipeline = run_pipeline(cfg, base_dir=base_dir, until=until, force=tuple(force))
-    typer.echo(f"run folder: {pipeline.run_dir}")
+    ctx = run_pipeline(cfg, base_dir=base_dir, until=until, force=tuple(force))
+    typer.echo(f"run folder: {ctx.run_dir}")
 
 
 config_app = typer.Typer(help="Inspect configs: list the shipped ones, print one fully resolved.")
@@ -53,6 +49,8 @@ config_app = typer.Typer(help="Inspect configs: list the shipped ones, print one
 @config_app.command("list")
 def config_list() -> None:
     """List the configs shipped inside the package."""
+    from rankdistill.config import shipped_configs
+
     for name in shipped_configs():
         typer.echo(name)
 
@@ -63,13 +61,11 @@ def config_show(
     overrides: list[str] = typer.Option([], "--set", help="Override a value (key.path=value)."),
 ) -> None:
     """Print a config with every default filled in, as YAML."""
-    try:
-        typer.echo(dump_config(load_config(config, overrides)), nl=False)
-    except ConfigError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(2) from exc
+    from rankdistill.config import dump_config, load_config
+
+    typer.echo(dump_config(load_config(config, overrides)), nl=False)
 
 
 def register(app: typer.Typer) -> None:
-    app.command("run")(run)
+    app.command("run", cls=choice_command({"until": STAGES, "force": STAGES}))(run)
     app.add_typer(config_app, name="config")

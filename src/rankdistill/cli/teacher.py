@@ -12,16 +12,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import typer
+
+from rankdistill.cli.options import add_options
 
 if TYPE_CHECKING:
     from rankdistill.data.records import Qrels, RankingData
     from rankdistill.teachers.config import TeacherConfig
 
 DATA_FORMATS = ("rankllm", "beir", "builtin")
+Command = Callable[..., None]
 
 teacher_app = typer.Typer(
     help="DisRanker LLM teacher: continued pre-training on clicks, rank-loss SFT, scoring.",
@@ -31,15 +35,9 @@ teacher_app = typer.Typer(
 
 def teacher_config(config: str | None, overrides: list[str]) -> TeacherConfig:
     """The ``teacher`` section of a run config (or the defaults) with ``--set`` applied."""
-    from rankdistill.config import ConfigError, apply_overrides, load_config
-    from rankdistill.teachers.config import TeacherConfig
+    from rankdistill.config import load_section
 
-    try:
-        base = load_config(config).teacher if config else TeacherConfig()
-        values = apply_overrides(base.model_dump(), overrides)
-        return TeacherConfig.model_validate(values)
-    except (ConfigError, ValueError) as exc:
-        raise typer.BadParameter(str(exc), param_hint="--config/--set") from exc
+    return load_section(config, "teacher", overrides)
 
 
 def load_data(
@@ -99,9 +97,40 @@ QRELS_OPT = typer.Option(None, "--qrels", help="Graded qrels for --data (JSON or
 MAXQ_OPT = typer.Option(None, "--max-queries", help="Use only the first N queries (smoke runs).")
 DEVICE_OPT = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:1, ...")
 MAX_STEPS_OPT = typer.Option(None, "--max-steps", help="Stop after N steps.")
+# The options of the training commands (cpt, sft), in their order on the command line.
+_TRAINING_OPTIONS = (
+    ("max_queries", int | None, MAXQ_OPT),
+    ("max_steps", int | None, MAX_STEPS_OPT),
+    ("config", str | None, CONFIG_OPT),
+    ("overrides", list[str], SET_OPT),
+    ("device", str, DEVICE_OPT),
+)
+
+
+def _with_training_options(stage: Literal["cpt", "sft"]) -> Callable[[Command], Command]:
+    """The training options in place of the command's ``cfg`` (the teacher section with
+    ``--set`` and ``--max-steps`` for ``stage`` applied), ``max_queries`` and ``device``."""
+
+    def build(
+        max_queries: int | None,
+        max_steps: int | None,
+        config: str | None,
+        overrides: list[str],
+        device: str,
+    ) -> dict[str, Any]:
+        cfg = teacher_config(config, overrides)
+        if max_steps is not None:
+            getattr(cfg, stage).max_steps = max_steps
+        return {"cfg": cfg, "max_queries": max_queries, "device": device}
+
+    def decorate(command: Command) -> Command:
+        return add_options(command, ("cfg", "max_queries", "device"), _TRAINING_OPTIONS, build)
+
+    return decorate
 
 
 @teacher_app.command("cpt")
+@_with_training_options("cpt")
 def cpt(
     out: Path = typer.Option(..., "--out", help="Output folder (adapter/, model/, cpt.json)."),
     clicks: Path | None = typer.Option(
@@ -116,18 +145,14 @@ def cpt(
         None, "--labels", help="Teacher label store whose grades drive the click simulation."
     ),
     sessions: int = typer.Option(50, "--sessions", help="Simulated sessions per query."),
-    max_queries: int | None = MAXQ_OPT,
-    max_steps: int | None = MAX_STEPS_OPT,
-    config: str | None = CONFIG_OPT,
-    overrides: list[str] = SET_OPT,
-    device: str = DEVICE_OPT,
+    *,
+    cfg: TeacherConfig,
+    max_queries: int | None,
+    device: str,
 ) -> None:
     """Continued pre-training: `query -> clicked title + summary`, loss on the target only."""
     from rankdistill.teachers.cpt import build_cpt_examples, run_cpt
 
-    cfg = teacher_config(config, overrides)
-    if max_steps is not None:
-        cfg.cpt.max_steps = max_steps
     corpus = None
     if clicks is not None:
         from rankdistill.data.clicks import read_click_log
@@ -152,6 +177,7 @@ def cpt(
 
 
 @teacher_app.command("sft")
+@_with_training_options("sft")
 def sft(
     out: Path = typer.Option(
         ..., "--out", help="Output folder (adapter/, score head, teacher.json)."
@@ -163,18 +189,14 @@ def sft(
         None, "--labels", help="Label store to train on (default: the qrels of --data)."
     ),
     cpt_dir: Path | None = typer.Option(None, "--cpt", help="Start from this CPT output folder."),
-    max_queries: int | None = MAXQ_OPT,
-    max_steps: int | None = MAX_STEPS_OPT,
-    config: str | None = CONFIG_OPT,
-    overrides: list[str] = SET_OPT,
-    device: str = DEVICE_OPT,
+    *,
+    cfg: TeacherConfig,
+    max_queries: int | None,
+    device: str,
 ) -> None:
     """Fine-tune the LLM ranker (end-token score head) with a rank loss."""
     from rankdistill.teachers.sft import run_sft
 
-    cfg = teacher_config(config, overrides)
-    if max_steps is not None:
-        cfg.sft.max_steps = max_steps
     ranking = load_data(data_format, data, qrels, max_queries)
     target: Any
     if labels is not None:

@@ -9,15 +9,15 @@ Multi-process training runs the same command under a launcher, one process per d
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 
+from rankdistill.cli.choices import LOSSES, STUDENTS, choice_command
+
 if TYPE_CHECKING:
     from rankdistill.data.records import RankingData
-    from rankdistill.scoring import Scorer
     from rankdistill.training.config import StudentTrainConfig
 
 DATA_FORMATS = ("rankllm", "builtin", "beir")
@@ -32,26 +32,10 @@ def student_config(
     overrides: list[str],
 ) -> StudentTrainConfig:
     """``training.students[index]`` of a run config (or the defaults) with the flags applied."""
-    from rankdistill.config import ConfigError, apply_overrides, load_config
-    from rankdistill.training.config import StudentTrainConfig
+    from rankdistill.config import load_section
 
-    try:
-        students = load_config(config).training.students if config else [StudentTrainConfig()]
-    except ConfigError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--config") from exc
-    if not 0 <= index < len(students):
-        raise typer.BadParameter(
-            f"the config has {len(students)} student(s); no index {index}", param_hint="--index"
-        )
-    values: dict[str, Any] = students[index].model_dump()
-    for name, value in (("student", student), ("loss", loss), ("max_steps", max_steps)):
-        if value is not None:
-            values[name] = value
-    try:
-        values = apply_overrides(values, overrides)
-        return StudentTrainConfig.model_validate(values)
-    except (ConfigError, ValueError) as exc:
-        raise typer.BadParameter(str(exc), param_hint="--set") from exc
+    flags = {"student": student, "loss": loss, "max_steps": max_steps}
+    return load_section(config, f"training.students.{index}", overrides, flags)
 
 
 def load_split(fmt: str, paths: list[Path], qrels: Path | None, split: str) -> RankingData:
@@ -78,24 +62,6 @@ def load_split(fmt: str, paths: list[Path], qrels: Path | None, split: str) -> R
     return load_dataset(spec)
 
 
-def dev_evaluator(
-    dev: RankingData, metrics: list[str], k: int
-) -> Callable[[Scorer], dict[str, float]]:
-    """Rerank the dev candidates with the checkpoint and compute ``metrics`` on the qrels."""
-    from rankdistill.evaluation.metrics import evaluate_run
-    from rankdistill.scoring import rerank_run
-
-    if dev.qrels is None:
-        raise typer.BadParameter("dev evaluation needs qrels (--dev-qrels)")
-    qrels = dev.qrels
-
-    def evaluate(scorer: Scorer) -> dict[str, float]:
-        run = rerank_run(scorer, dev, k=k, progress=False)
-        return dict(evaluate_run(run, qrels, metrics).aggregate)
-
-    return evaluate
-
-
 def train(
     labels: Path = typer.Option(..., "--labels", help="Teacher labels (JSONL of LabelRecord)."),
     data: list[Path] = typer.Option(
@@ -103,12 +69,12 @@ def train(
     ),
     out: Path = typer.Option(..., "--out", help="Output folder (checkpoints, model, history)."),
     student: str | None = typer.Option(
-        None, "--student", help="cross-encoder, rra-bert or rra-gpt (default: from the config)."
+        None, "--student", help="Student kind (default: from the config)."
     ),
     loss: str | None = typer.Option(
         None,
         "--loss",
-        help="hybrid, point-mse, margin-mse, ranknet, listnet, lambdaloss, bce or hinge.",
+        help="Ranking loss (default: from the config).",
     ),
     data_format: str = typer.Option(
         "rankllm",
@@ -142,6 +108,7 @@ def train(
 ) -> None:
     """Train a student on teacher labels (HF Trainer; resumable; works under torchrun)."""
     from rankdistill.labeling.store import read_labels
+    from rankdistill.pipeline import dev_evaluator
     from rankdistill.training.trainer import is_main_process, train_student
 
     cfg = student_config(config, index, student, loss, max_steps, overrides)
@@ -153,6 +120,8 @@ def train(
         names = metrics.split()
         if cfg.eval_metric not in names:
             names.append(cfg.eval_metric)  # checkpoints are chosen by it
+        if dev.qrels is None:
+            raise typer.BadParameter("dev evaluation needs qrels (--dev-qrels)")
         evaluate = dev_evaluator(dev, names, dev_k)
     result = train_student(
         cfg, records, train_data, out, dev_evaluate=evaluate, resume=resume, device=device
@@ -164,4 +133,4 @@ def train(
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
-    app.command("train")(train)
+    app.command("train", cls=choice_command({"student": STUDENTS, "loss": LOSSES}))(train)

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-DataFormat = Literal["builtin", "rankllm", "trec", "beir", "jsonl", "irds"]
+DataFormat = Literal["builtin", "rankllm", "trec", "beir", "jsonl", "irds", "none"]
 
 
 class DatasetSpec(BaseModel):
@@ -21,6 +21,7 @@ class DatasetSpec(BaseModel):
     - ``jsonl``: ``queries`` and ``corpus`` JSONL, optional ``candidates`` run and qrels.
     - ``irds``: an ``ir_datasets`` id in ``path`` (needs the optional ``ir_datasets``
       package and usually the internet).
+    - ``none``: no data (a train split made only of ``generate`` sources).
     """
 
     model_config = ConfigDict(extra="forbid")

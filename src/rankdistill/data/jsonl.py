@@ -8,13 +8,16 @@ The id and text aliases cover BEIR and Pyserini files; writers use the first nam
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, TypeVar, get_args
 
 from rankdistill.data._io import Where, as_id, as_int, as_text, iter_jsonl_objects, pick_key
 from rankdistill.data.records import Document, Query, Segment
 from rankdistill.data.trec import add_document, add_query
 from rankdistill.utils import write_jsonl
+
+_Record = TypeVar("_Record", Query, Document)
 
 QUERY_ID_KEYS = ("qid", "_id")
 QUERY_TEXT_KEYS = ("text", "query")
@@ -48,20 +51,25 @@ def document_from_json(obj: dict[str, Any], where: Where) -> Document:
     return Document(docid, text, title)
 
 
-def read_queries_jsonl(path: str | Path) -> dict[str, Query]:
-    queries: dict[str, Query] = {}
+def _read_keyed_jsonl(
+    path: str | Path,
+    parse: Callable[[Any, Where], _Record],
+    add: Callable[[dict[str, _Record], _Record, Where], None],
+) -> dict[str, _Record]:
+    """Every line of ``path`` parsed and added by id (``add`` refuses a repeated id)."""
+    records: dict[str, _Record] = {}
     for lineno, obj in iter_jsonl_objects(path):
         where = Where(path, lineno)
-        add_query(queries, query_from_json(obj, where), where)
-    return queries
+        add(records, parse(obj, where), where)
+    return records
+
+
+def read_queries_jsonl(path: str | Path) -> dict[str, Query]:
+    return _read_keyed_jsonl(path, query_from_json, add_query)
 
 
 def read_corpus_jsonl(path: str | Path) -> dict[str, Document]:
-    corpus: dict[str, Document] = {}
-    for lineno, obj in iter_jsonl_objects(path):
-        where = Where(path, lineno)
-        add_document(corpus, document_from_json(obj, where), where)
-    return corpus
+    return _read_keyed_jsonl(path, document_from_json, add_document)
 
 
 def query_to_json(query: Query) -> dict[str, Any]:

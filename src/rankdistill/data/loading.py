@@ -236,6 +236,11 @@ def _load_irds(spec: DatasetSpec, base_dir: Path | None) -> RankingData:
     return RankingData(queries, corpus, candidates, qrels)
 
 
+def _load_none(spec: DatasetSpec, base_dir: Path | None) -> RankingData:
+    _reject_unused(spec, set())
+    return RankingData({}, {}, {})
+
+
 Loader = Callable[[DatasetSpec, Path | None], RankingData]
 LOADERS: dict[str, Loader] = {
     "builtin": _load_builtin,
@@ -244,6 +249,7 @@ LOADERS: dict[str, Loader] = {
     "jsonl": _load_files,
     "beir": _load_beir,
     "irds": _load_irds,
+    "none": _load_none,
 }
 
 

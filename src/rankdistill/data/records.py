@@ -8,7 +8,7 @@ Mappings that metric libraries consume directly (``Qrels`` and ``Run``) are plai
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 Segment = Literal["head", "torso", "tail"]
 
@@ -111,13 +111,29 @@ class RankingData:
         )
 
 
+def trec_order(scores: dict[str, float]) -> list[str]:
+    """Docids in trec_eval's order: descending score, ties by descending docid."""
+    return [d for d, _ in sorted(scores.items(), key=lambda item: (item[1], item[0]), reverse=True)]
+
+
 def rank_docs(scores: dict[str, float]) -> list[tuple[str, float]]:
     """Docs sorted by descending score; ties keep insertion order (Python's sort is stable)."""
     return sorted(scores.items(), key=lambda item: -item[1])
 
 
+class JsonRecord:
+    """A dataclass record's ``to_dict`` (its fields, JSON-ready) and ``from_dict``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]  # every subclass is a dataclass
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        return cls(**data)
+
+
 @dataclass
-class LabelRecord:
+class LabelRecord(JsonRecord):
     """The teacher's labels for one query: the unit the label store writes per line.
 
     ``grades`` holds graded labels (listwise / graded pointwise teachers) and ``scores``
@@ -143,13 +159,6 @@ class LabelRecord:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> LabelRecord:
-        return cls(**data)
 
     def targets(self, prefer: Literal["scores", "grades"] = "scores") -> dict[str, float]:
         """Per-document training targets: teacher scores if present, else grades."""

@@ -43,7 +43,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from rankdistill.data.records import Qrels, Run
+from rankdistill.data.records import Qrels, Run, trec_order
 
 PnrTies = Literal["half", "ignore", "discordant"]
 MissingQueries = Literal["ignore", "zero"]
@@ -193,11 +193,6 @@ def parse_metrics(metrics: Sequence[str] | str) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- ordering
-def trec_order(scores: dict[str, float]) -> list[str]:
-    """Docids in trec_eval's order: descending score, ties by descending docid."""
-    return [d for d, _ in sorted(scores.items(), key=lambda item: (item[1], item[0]), reverse=True)]
-
-
 def _has_ties(scores: dict[str, float]) -> bool:
     return len(set(scores.values())) < len(scores)
 

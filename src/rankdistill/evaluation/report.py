@@ -1,73 +1,58 @@
-"""Render evaluation results: terminal table (rich), Markdown, JSON and PNG plots.
+"""Evaluation outputs: terminal table (rich), ``eval.md``, ``eval.json`` and PNG plots.
 
-Plots are drawn on :class:`matplotlib.figure.Figure` objects with the Agg canvas (no
-pyplot global state, no display needed), so they work on headless machines and threads.
+``eval.md`` is a document of :mod:`rankdistill.evaluation.reporting` blocks written by the
+same Markdown writer as the run report; the plots are the run report's. As there, PNR is
+pooled over queries in every table (its header says so), and its test is of the pooled
+value (:func:`rankdistill.evaluation.reporting.comparisons.compare_with_baseline`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rankdistill.data.records import Qrels, Run
 from rankdistill.evaluation.metrics import EvalResult
-from rankdistill.evaluation.segments import NUM_QUERIES_KEY, SegmentTable, per_segment
-from rankdistill.evaluation.significance import TestMethod, TestResult, compare_runs
+from rankdistill.evaluation.reporting.comparisons import compare_with_baseline
+from rankdistill.evaluation.reporting.document import (
+    Block,
+    Paragraph,
+    Section,
+    Table,
+    format_metric,
+)
+from rankdistill.evaluation.reporting.inputs import DEFAULT_ALPHA, SIGNIFICANT_MARK
+from rankdistill.evaluation.reporting.markdown import render_markdown as render_document
+from rankdistill.evaluation.reporting.plots import plot_score_distributions, plot_segments
+from rankdistill.evaluation.reporting.tables import (
+    Comparisons,
+    metric_headers,
+    metrics_of,
+    results_rows,
+    segment_rows,
+)
+from rankdistill.evaluation.segments import SegmentTable, per_segment
+from rankdistill.evaluation.significance import TestMethod
 from rankdistill.utils import atomic_write_json, atomic_write_text
 
 if TYPE_CHECKING:
-    from rich.table import Table
+    from rich.table import Table as RichTable
 
-# p-value under which a difference from the baseline is marked with SIGNIFICANT_MARK.
-DEFAULT_ALPHA = 0.05
-SIGNIFICANT_MARK = "†"
-
-Comparisons = Mapping[str, Mapping[str, TestResult]]
-
-
-def format_metric(value: float | None) -> str:
-    """A metric value with 4 decimals; ``–`` for a missing or undefined value."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    return f"{value:.4f}"
-
-
-def metrics_of(results: Mapping[str, EvalResult]) -> list[str]:
-    """Union of the runs' metrics, first-seen order."""
-    seen: dict[str, None] = {}
-    for result in results.values():
-        for metric in result.metrics or list(result.aggregate):
-            seen.setdefault(metric)
-    return list(seen)
-
-
-def _cell(
-    name: str, metric: str, result: EvalResult, comparisons: Comparisons | None, alpha: float
-) -> str:
-    text = format_metric(result.aggregate.get(metric))
-    test = (comparisons or {}).get(name, {}).get(metric)
-    if test is not None and not math.isnan(test.p_value) and test.p_value < alpha:
-        text += SIGNIFICANT_MARK
-    return text
-
-
-def results_rows(
-    results: Mapping[str, EvalResult],
-    comparisons: Comparisons | None = None,
-    alpha: float = DEFAULT_ALPHA,
-) -> tuple[list[str], list[list[str]]]:
-    """(header, rows) of the main table: one row per system, one column per metric."""
-    metrics = metrics_of(results)
-    header = ["system", "queries", *metrics]
-    rows = [
-        [name, str(result.num_queries)]
-        + [_cell(name, m, result, comparisons, alpha) for m in metrics]
-        for name, result in results.items()
-    ]
-    return header, rows
+__all__ = [
+    "DEFAULT_ALPHA",
+    "SIGNIFICANT_MARK",
+    "Comparisons",
+    "format_metric",
+    "metrics_of",
+    "plot_score_distributions",
+    "plot_segments",
+    "render_markdown",
+    "render_rich_table",
+    "report_dict",
+    "results_rows",
+    "write_eval_outputs",
+]
 
 
 def render_rich_table(
@@ -75,12 +60,12 @@ def render_rich_table(
     comparisons: Comparisons | None = None,
     title: str = "evaluation",
     alpha: float = DEFAULT_ALPHA,
-) -> Table:
+) -> RichTable:
     """A :class:`rich.table.Table` of the aggregates (print it with a rich Console)."""
-    from rich.table import Table
+    from rich.table import Table as RichTable
 
     header, rows = results_rows(results, comparisons, alpha)
-    table = Table(title=title)
+    table = RichTable(title=title)
     for i, column in enumerate(header):
         table.add_column(column, justify="left" if i == 0 else "right")
     for row in rows:
@@ -88,15 +73,6 @@ def render_rich_table(
     if comparisons:
         table.caption = f"{SIGNIFICANT_MARK}: p < {alpha} vs the baseline (paired test)"
     return table
-
-
-def _markdown_table(header: list[str], rows: list[list[str]]) -> str:
-    lines = [
-        "| " + " | ".join(header) + " |",
-        "| " + " | ".join(["---"] + ["---:"] * (len(header) - 1)) + " |",
-    ]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
 
 
 def render_markdown(
@@ -108,30 +84,23 @@ def render_markdown(
 ) -> str:
     """The report as Markdown: main table, p-values vs the baseline, per-segment tables."""
     header, rows = results_rows(results, comparisons, alpha)
-    parts = ["# Evaluation\n\n", _markdown_table(header, rows)]
+    metrics = metrics_of(results)
+    blocks: list[Block] = [Table(header, rows)]
+    sections = [Section("", blocks)]
     if comparisons:
-        parts.append(
-            f"\n{SIGNIFICANT_MARK}: p < {alpha} vs `{baseline}` "
-            "(paired test over common queries).\n"
-        )
-        parts.append(f"\n## p-values vs `{baseline}`\n\n")
-        metrics = metrics_of(results)
+        note = f"{SIGNIFICANT_MARK}: p < {alpha} vs '{baseline}' (paired test over common queries)."
+        blocks.append(Paragraph(note, style="note"))
         p_rows = [
             [name] + [format_metric(tests[m].p_value) if m in tests else "–" for m in metrics]
             for name, tests in comparisons.items()
         ]
-        parts.append(_markdown_table(["system", *metrics], p_rows))
+        p_header = ["system", *metric_headers(metrics, results)]
+        sections.append(Section(f"p-values vs '{baseline}'", [Table(p_header, p_rows)]))
     if segment_tables:
-        parts.append("\n## Per segment\n")
-        metrics = metrics_of(results)
-        seg_rows = [
-            [name, segment, str(int(row[NUM_QUERIES_KEY]))]
-            + [format_metric(row.get(m)) for m in metrics]
-            for name, table in segment_tables.items()
-            for segment, row in table.items()
-        ]
-        parts.append("\n" + _markdown_table(["system", "segment", "queries", *metrics], seg_rows))
-    return "".join(parts)
+        seg_header = ["system", "segment", "queries", *metric_headers(metrics, results)]
+        seg_table = Table(seg_header, segment_rows(segment_tables, metrics), labels=2)
+        sections.append(Section("Per segment", [seg_table]))
+    return render_document("Evaluation", sections)
 
 
 def report_dict(
@@ -184,7 +153,7 @@ def write_eval_outputs(
     base = baseline if baseline is not None else next(iter(results), None)
     if comparisons is None:
         comparisons = (
-            compare_runs(results, baseline=base, method=method, seed=seed)
+            compare_with_baseline(results, baseline=base, method=method, seed=seed)
             if len(results) > 1
             else {}
         )
@@ -209,115 +178,3 @@ def write_eval_outputs(
                 segment_tables, metric, out / f"segments_{safe}.png"
             )
     return paths
-
-
-# --------------------------------------------------------------------------- plots
-def _new_figure(width: float = 7.0, height: float = 4.0) -> Any:
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(width, height), layout="constrained")
-
-
-def _save(fig: Any, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", dpi=100)
-    return path
-
-
-def plot_segments(
-    segment_tables: Mapping[str, SegmentTable],
-    metric: str,
-    path: str | Path,
-    title: str | None = None,
-) -> Path:
-    """Grouped bars: ``metric`` by segment (x axis), one bar per system."""
-    import numpy as np
-
-    from rankdistill.evaluation.segments import order_segments
-
-    segments = order_segments({s for table in segment_tables.values() for s in table})
-    systems = list(segment_tables)
-    fig = _new_figure()
-    ax = fig.add_subplot()
-    width = 0.8 / max(len(systems), 1)
-    x = np.arange(len(segments))
-    for i, system in enumerate(systems):
-        values = [segment_tables[system].get(s, {}).get(metric, math.nan) for s in segments]
-        ax.bar(x + i * width - 0.4 + width / 2, values, width, label=system)
-    labels = []
-    for s in segments:
-        counts = {int(t[s][NUM_QUERIES_KEY]) for t in segment_tables.values() if s in t}
-        labels.append(f"{s}\n(n={max(counts)})" if counts else s)
-    ax.set_xticks(x, labels)
-    ax.set_ylabel(metric)
-    ax.set_title(title or f"{metric} by segment")
-    ax.legend(fontsize="small")
-    return _save(fig, path)
-
-
-def plot_score_distributions(
-    runs: Mapping[str, Run],
-    qrels: Qrels,
-    path: str | Path,
-    bins: int = 30,
-) -> Path:
-    """Per system, histograms of its scores for judged documents, one colour per grade."""
-    systems = list(runs)
-    fig = _new_figure(width=4.0 * max(len(systems), 1), height=3.5)
-    axes = fig.subplots(1, max(len(systems), 1), squeeze=False)[0]
-    for ax, system in zip(axes, systems, strict=False):
-        by_grade: dict[int, list[float]] = {}
-        for qid, docs in runs[system].items():
-            judged = qrels.get(qid, {})
-            for docid, score in docs.items():
-                if docid in judged:
-                    by_grade.setdefault(int(judged[docid]), []).append(float(score))
-        for grade in sorted(by_grade):
-            ax.hist(by_grade[grade], bins=bins, alpha=0.5, label=f"grade {grade}")
-        ax.set_title(system)
-        ax.set_xlabel("score")
-        ax.set_ylabel("judged documents")
-        if by_grade:
-            ax.legend(fontsize="small")
-    return _save(fig, path)
-
-
-@dataclass(frozen=True)
-class LatencyQualityPoint:
-    """One system on the latency / quality plane."""
-
-    name: str
-    latency_ms: float
-    quality: float
-
-
-def plot_latency_quality(
-    points: Sequence[LatencyQualityPoint | Mapping[str, Any]],
-    path: str | Path,
-    quality_label: str = "nDCG@10",
-    log_latency: bool = True,
-) -> Path:
-    """Scatter of quality against latency, each point labelled with its system's name.
-
-    ``points`` are :class:`LatencyQualityPoint` or dicts with ``name``, ``latency_ms`` and
-    ``quality``.
-    """
-    parsed = [
-        p
-        if isinstance(p, LatencyQualityPoint)
-        else LatencyQualityPoint(str(p["name"]), float(p["latency_ms"]), float(p["quality"]))
-        for p in points
-    ]
-    fig = _new_figure()
-    ax = fig.add_subplot()
-    ax.scatter([p.latency_ms for p in parsed], [p.quality for p in parsed])
-    for p in parsed:
-        ax.annotate(p.name, (p.latency_ms, p.quality), textcoords="offset points", xytext=(4, 4))
-    if log_latency and parsed and all(p.latency_ms > 0 for p in parsed):
-        ax.set_xscale("log")
-    ax.set_xlabel("latency per query (ms)")
-    ax.set_ylabel(quality_label)
-    ax.set_title(f"{quality_label} vs latency")
-    ax.grid(True, alpha=0.3)
-    return _save(fig, path)

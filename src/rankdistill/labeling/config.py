@@ -6,13 +6,27 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rankdistill.labeling.cascade import CascadeOptions
+from rankdistill.labeling.run_input import RunLabelOptions
+from rankdistill.registry import registered_name
+
+# The pre-ranker setting that keeps the first-stage order (no scorer is built).
+FIRST_STAGE = "first-stage"
+
+
+BackendKind = registered_name("rankdistill.labeling.backends:BACKENDS")
+MethodName = registered_name("rankdistill.labeling.methods:METHODS")
+PrerankScorer = registered_name("rankdistill.scoring:SCORERS", extra=(FIRST_STAGE,))
+
 
 class BackendConfig(BaseModel):
     """Which LLM runs the prompts, and how it is reached."""
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["transformers", "llama-cpp", "openai", "vllm"] = "transformers"
+    kind: BackendKind = Field(
+        "transformers", description="A backend of rankdistill.labeling.backends.BACKENDS."
+    )
     # A hub id, a local directory, a GGUF file, or a packaged alias (see rankdistill.resources).
     model: str = "smollm2-135m"
     gguf_file: str | None = None
@@ -21,6 +35,11 @@ class BackendConfig(BaseModel):
     batch_size: int = 4
     max_new_tokens: int = 96
     temperature: float = 0.0
+    generation_logprobs: bool = Field(
+        False,
+        description="Ask for the generated text's log-probability (Generation.logprob) where "
+        "the backend can give it; off by default: some hosted models reject the request.",
+    )
     context_length: int = 8192
     n_threads: int | None = None
     # OpenAI-compatible HTTP servers.
@@ -46,19 +65,32 @@ class PrerankConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    scorer: Literal["first-stage", "bm25", "bi-encoder", "cross-encoder"] = "bi-encoder"
+    scorer: PrerankScorer = Field(
+        "bi-encoder",
+        description="first-stage (keep its order) or a kind of rankdistill.scoring.SCORERS.",
+    )
     model: str = "minilm-l6"
     candidates: int = Field(50, description="K first-stage candidates per query.")
     top_k: int = 10
     bottom_k: int = 10
     batch_size: int = 32
 
+    def scorer_spec(self) -> str | None:
+        """The scorer spec of the pre-ranker; ``None`` keeps the first-stage order."""
+        if self.scorer == FIRST_STAGE:
+            return None
+        from rankdistill.scoring import SCORERS
+
+        return (
+            self.scorer if not SCORERS[self.scorer].takes_model else f"{self.scorer}:{self.model}"
+        )
+
 
 class LabelingConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    method: Literal["rradistill", "slidingwindow", "pointwise", "pointwise-graded", "ranker"] = (
-        "rradistill"
+    method: MethodName = Field(
+        "rradistill", description="A method of rankdistill.labeling.methods.METHODS."
     )
     backend: BackendConfig = Field(default_factory=BackendConfig)
     prerank: PrerankConfig = Field(default_factory=PrerankConfig)
@@ -94,8 +126,23 @@ class LabelingConfig(BaseModel):
     ranker_models: list[str] = Field(default_factory=lambda: ["minilm-l6", "bm25"])
     ranker_fusion: Literal["rrf", "zscore"] = "zscore"
     rrf_k: int = Field(60, description="k of reciprocal rank fusion, 1 / (k + rank).")
+    run: RunLabelOptions = Field(default_factory=RunLabelOptions)
+    cascade: CascadeOptions = Field(default_factory=CascadeOptions)
     # Scale-out.
     num_shards: int = 1
     use_ray: bool = False
     ray_address: str | None = None
     cache: bool = True
+    # Label-quality gates (methods that parse LLM answers only; not ranker teachers).
+    max_parse_failure_rate: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="Stop when more than this share of queries had answers that needed repair.",
+    )
+    max_missing_rate: float = Field(
+        0.95,
+        ge=0.0,
+        le=1.0,
+        description="Stop when more than this share of the documents shown went unlisted.",
+    )

@@ -13,7 +13,7 @@ passages, which may contain ``{`` or ``}``) are inserted verbatim and never re-p
 from __future__ import annotations
 
 import string
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -28,9 +28,10 @@ from rankdistill.labeling.backends.base import ChatMessages
 TEMPLATE_FIELDS = frozenset({"query", "passages", "passage", "num", "verdict"})
 PASSAGE_FIELDS = frozenset({"index", "passage"})
 _REQUIRED_KEYS = ("id", "version", "user")
+_ALLOWED_KEYS = frozenset({"id", "version", "description", "system", "user", "passage_format"})
 
 
-def _placeholders(text: str) -> set[str]:
+def placeholders(text: str) -> set[str]:
     """The field names a format string uses (``{{`` escapes are not fields)."""
     return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
 
@@ -57,7 +58,7 @@ class PromptTemplate:
     @property
     def fields(self) -> set[str]:
         """Placeholders used by the system and user messages."""
-        return _placeholders(self.user) | _placeholders(self.system or "")
+        return placeholders(self.user) | placeholders(self.system or "")
 
     def format_passages(self, passages: Sequence[str]) -> str:
         """Numbered passages, one per line, identifiers starting at 1."""
@@ -93,16 +94,37 @@ def _template_dir() -> Any:
     return resources.files("rankdistill.labeling") / "prompts"
 
 
-def parse_template(data: Any, source: str) -> PromptTemplate:
-    """Validate a template mapping read from ``source`` (a file name for errors)."""
+def check_template_keys(
+    data: Any, source: str, required: Collection[str], allowed: Collection[str]
+) -> None:
+    """A ``DataFormatError`` unless ``data`` (read from ``source``) is a mapping with every
+    ``required`` key non-empty and no key outside ``allowed``."""
     if not isinstance(data, dict):
         raise DataFormatError(source, f"a template must be a mapping, got {type(data).__name__}")
-    for key in _REQUIRED_KEYS:
+    for key in required:
         if not data.get(key):
             raise DataFormatError(source, "required and missing or empty", field=key)
-    unknown_keys = set(data) - {"id", "version", "description", "system", "user", "passage_format"}
+    unknown_keys = set(data) - set(allowed)
     if unknown_keys:
         raise DataFormatError(source, f"unknown key(s) {sorted(unknown_keys)}", field="template")
+
+
+def check_placeholders(source: str, name: str, text: str, allowed: Collection[str]) -> None:
+    """A ``DataFormatError`` naming field ``name`` when its format string ``text`` is
+    malformed or uses a placeholder outside ``allowed``."""
+    try:
+        bad = placeholders(text) - set(allowed)
+    except ValueError as exc:  # unbalanced braces
+        raise DataFormatError(source, f"invalid format string: {exc}", field=name) from exc
+    if bad:
+        raise DataFormatError(
+            source, f"unknown placeholder(s) {sorted(bad)}; allowed: {sorted(allowed)}", field=name
+        )
+
+
+def parse_template(data: Any, source: str) -> PromptTemplate:
+    """Validate a template mapping read from ``source`` (a file name for errors)."""
+    check_template_keys(data, source, _REQUIRED_KEYS, _ALLOWED_KEYS)
     template = PromptTemplate(
         id=str(data["id"]),
         version=str(data["version"]),
@@ -111,21 +133,9 @@ def parse_template(data: Any, source: str) -> PromptTemplate:
         system=None if data.get("system") is None else str(data["system"]),
         passage_format=str(data.get("passage_format", "[{index}] {passage}")),
     )
-    for name, text, allowed in (
-        ("user", template.user, TEMPLATE_FIELDS),
-        ("system", template.system or "", TEMPLATE_FIELDS),
-        ("passage_format", template.passage_format, PASSAGE_FIELDS),
-    ):
-        try:
-            bad = _placeholders(text) - allowed
-        except ValueError as exc:  # unbalanced braces
-            raise DataFormatError(source, f"invalid format string: {exc}", field=name) from exc
-        if bad:
-            raise DataFormatError(
-                source,
-                f"unknown placeholder(s) {sorted(bad)}; allowed: {sorted(allowed)}",
-                field=name,
-            )
+    check_placeholders(source, "user", template.user, TEMPLATE_FIELDS)
+    check_placeholders(source, "system", template.system or "", TEMPLATE_FIELDS)
+    check_placeholders(source, "passage_format", template.passage_format, PASSAGE_FIELDS)
     return template
 
 

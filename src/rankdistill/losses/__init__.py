@@ -1,7 +1,9 @@
 """Ranking losses (one module each) and the registry that names them.
 
-Every loss follows :mod:`rankdistill.losses.base`: ``compute(scores[B,N], labels[B,N],
-mask[B,N])`` on padded query groups, ``get_config_dict()`` for model cards.
+:data:`LOSSES` names them (``training.students[i].loss``, ``--loss``); a new loss is one
+module plus one :func:`register_loss` call. Every loss follows
+:mod:`rankdistill.losses.base`: ``compute(scores[B,N], labels[B,N], mask[B,N])`` on
+padded query groups, ``get_config_dict()`` for model cards.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from typing import Any
 
 from torch import nn
 
-from rankdistill.losses.base import RankingLoss
+from rankdistill.losses.base import LOSSES, RankingLoss, loss_options, register_loss
 from rankdistill.losses.bce import BCELoss
 from rankdistill.losses.hinge import HingeLoss
 from rankdistill.losses.hybrid import HybridLoss
@@ -20,16 +22,17 @@ from rankdistill.losses.margin_mse import MarginMSELoss
 from rankdistill.losses.point_mse import PointMSELoss
 from rankdistill.losses.ranknet import RankNetLoss
 
-LOSSES: dict[str, type[RankingLoss]] = {
-    "hybrid": HybridLoss,
-    "point-mse": PointMSELoss,
-    "margin-mse": MarginMSELoss,
-    "ranknet": RankNetLoss,
-    "listnet": ListNetLoss,
-    "lambdaloss": LambdaLoss,
-    "bce": BCELoss,
-    "hinge": HingeLoss,
-}
+for _name, _cls in (
+    ("hybrid", HybridLoss),
+    ("point-mse", PointMSELoss),
+    ("margin-mse", MarginMSELoss),
+    ("ranknet", RankNetLoss),
+    ("listnet", ListNetLoss),
+    ("lambdaloss", LambdaLoss),
+    ("bce", BCELoss),
+    ("hinge", HingeLoss),
+):
+    register_loss(_name, _cls)
 
 
 def build_loss(name: str, model: nn.Module | None = None, **hyperparameters: Any) -> RankingLoss:
@@ -37,10 +40,9 @@ def build_loss(name: str, model: nn.Module | None = None, **hyperparameters: Any
 
     Unknown names and hyperparameters the loss does not take raise ``ValueError``.
     """
-    if name not in LOSSES:
-        raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}")
+    cls = LOSSES.require(name)
     try:
-        return LOSSES[name](model, **hyperparameters)
+        return cls(model, **hyperparameters)
     except TypeError as exc:
         raise ValueError(
             f"loss {name!r}: bad hyperparameters {sorted(hyperparameters)}: {exc}"
@@ -59,4 +61,6 @@ __all__ = [
     "RankNetLoss",
     "RankingLoss",
     "build_loss",
+    "loss_options",
+    "register_loss",
 ]

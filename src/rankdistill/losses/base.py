@@ -18,6 +18,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from rankdistill.registry import Registry
+
 
 class RankingLoss(nn.Module):
     """Base class: subclasses implement :meth:`compute` and list their hyperparameters."""
@@ -71,3 +73,26 @@ def zero_padding(scores: Tensor, labels: Tensor, mask: Tensor) -> tuple[Tensor, 
     graph, so the arithmetic after this stays finite and padding gets exactly zero gradient.
     """
     return scores.masked_fill(~mask, 0.0), labels.masked_fill(~mask, 0.0)
+
+
+LOSSES: Registry[type[RankingLoss]] = Registry("loss")
+
+
+def loss_options(cls: type[RankingLoss]) -> dict[str, Any]:
+    """The hyperparameters a loss takes (its ``__init__`` keywords after ``model``) and
+    their defaults: the loss's options, checked when a config is loaded."""
+    import inspect
+
+    options = {}
+    for name, param in inspect.signature(cls.__init__).parameters.items():
+        if name in ("self", "model") or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        options[name] = None if param.default is param.empty else param.default
+    return options
+
+
+def register_loss(name: str, cls: type[RankingLoss]) -> type[RankingLoss]:
+    """Make ``cls`` the loss called ``name``; its ``__init__(model, **hyperparameters)``
+    takes the student's ``loss_options`` (and ``alpha`` / ``margin`` where it declares them)."""
+    LOSSES.register(name, cls)
+    return cls

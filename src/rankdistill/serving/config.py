@@ -6,12 +6,18 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rankdistill.registry import registered_name
+from rankdistill.scoring_windows import WindowConfig
+
+ExportFormatName = registered_name("rankdistill.serving.export:EXPORT_FORMATS")
+
 
 class ExportConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    formats: list[Literal["onnx", "onnx-int8", "sentence-transformers"]] = Field(
-        default_factory=lambda: ["sentence-transformers", "onnx", "onnx-int8"]
+    formats: list[ExportFormatName] = Field(
+        default_factory=lambda: ["sentence-transformers", "onnx", "onnx-int8"],
+        description="Formats of rankdistill.serving.export.EXPORT_FORMATS.",
     )
     opset: int = 17
 
@@ -31,10 +37,31 @@ class ServeConfig(BaseModel):
     max_batch_pairs: int = 64
     batch_wait_ms: float = 2.0
     threads: int | None = None
-    max_length: int = 256
+    max_length: int | None = Field(
+        None,
+        ge=8,
+        description="Max tokens of query + document; None = the length the student was "
+        "trained and exported with (its rankdistill.json).",
+    )
     batch_size: int = Field(32, description="Pairs per forward pass inside the engine.")
+    padding_slack: float | None = Field(
+        0.1,
+        ge=0,
+        description="A forward pass also ends before padding would exceed this fraction of "
+        "its real tokens (None: fixed batches). Measured on DL 2020 candidates, int8: "
+        "20-pair calls 1.45x faster, near the engine's offline rate on sorted pairs.",
+    )
     model_name: str | None = Field(
-        None, description="Name reported in responses; default: the model directory's name."
+        None, description="Name reported in responses; None = the student's, from its manifest."
+    )
+    raw_scores: bool = Field(
+        False,
+        description="Cohere/Jina routes return the raw logit instead of its logistic "
+        "(a relevance score in [0, 1]). TEI requests choose with their own raw_scores.",
+    )
+    windows: WindowConfig = Field(
+        default_factory=WindowConfig,
+        description="Documents longer than the model's window: windows and aggregation.",
     )
     graceful_timeout_s: float = Field(
         30.0, description="On shutdown, seconds to let in-flight requests finish."

@@ -50,6 +50,12 @@ class CrossEncoderPairs:
             if n in tokenizer.model_input_names
         ]
 
+    def overhead_tokens(self, query: str) -> int:
+        """Tokens of a pair that are not the document's: the (clipped) query and specials."""
+        query_tokens = len(self.tokenizer(query, add_special_tokens=False)["input_ids"])
+        specials = self.tokenizer.num_special_tokens_to_add(pair=True)
+        return min(query_tokens, self.max_query_tokens) + specials
+
     def encode(self, queries: Sequence[str], documents: Sequence[str]) -> Encoded:
         clipped: dict[str, str] = {}
         for q in set(queries):
@@ -71,7 +77,7 @@ class CrossEncoderPairs:
 
 class RRAGPTPairs:
     """The RRA-GPT prompt ``Query: {q}\nDocument: {d}\nRelevant:``, cut as the student cuts it
-    (``rankdistill.students.rra_gpt.fit_prompt``). No special tokens are added."""
+    (``rankdistill.students.decoder.fit_prompt``). No special tokens are added."""
 
     input_names: ClassVar[list[str]] = ["input_ids", "attention_mask"]
 
@@ -89,7 +95,7 @@ class RRAGPTPairs:
         self.template = template or PROMPT_TEMPLATE
 
     def encode(self, queries: Sequence[str], documents: Sequence[str]) -> Encoded:
-        from rankdistill.students.rra_gpt import fit_prompt, split_template
+        from rankdistill.students.decoder import fit_prompt, split_template
 
         parts = [
             split_template(self.template, q, d) for q, d in zip(queries, documents, strict=True)

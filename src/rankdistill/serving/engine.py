@@ -6,10 +6,12 @@ directory itself when its ``rankdistill.json`` says it is that export; a sub-fol
 after the backend (the layout ``rankdistill export --out DIR`` writes); otherwise it
 exports into a temporary folder that lives as long as the engine.
 
-Scoring tokenises every pair once, sorts the pairs by token length so each batch pads
+Scoring tokenises every distinct pair once, sorts the pairs by token length so each batch pads
 to nearly its real length, runs the batches, and puts the scores back in input order.
 Truncation: the query is kept (up to ``max_query_tokens``, default ``max_length // 2``)
-and the document is cut to fit ``max_length`` (default: the manifest's ``max_length``).
+and the document is cut to fit ``max_length`` (default: the manifest's ``max_length``, the
+length the student was trained and exported with). :meth:`Reranker.plan_windows` splits
+longer documents into windows instead (:mod:`rankdistill.scoring_windows`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from rankdistill.scoring_windows import WindowConfig, WindowPlan, plan_windows
 from rankdistill.serving.encoding import make_pair_encoder, pad_batch
 from rankdistill.serving.manifest import read_manifest, tokenizer_dir
 
@@ -151,6 +154,35 @@ def rank_indices(scores: Sequence[float]) -> list[int]:
     return sorted(range(len(scores)), key=key)
 
 
+def length_batches(
+    order: Sequence[int], lengths: Sequence[int], batch_size: int, padding_slack: float | None
+) -> list[list[int]]:
+    """Cut ``order`` (indices sorted by ascending length) into batches of ``batch_size``.
+
+    With ``padding_slack``, a batch also ends before the pair that would make its padded
+    tokens exceed ``(1 + padding_slack)`` times its real tokens. A few dozen pairs of mixed
+    lengths (one request, or a micro-batch of a few) then still pad little; fixed chunks
+    of a short sorted list span a wide length range and pad a lot.
+    """
+    batches: list[list[int]] = []
+    current: list[int] = []
+    real = 0
+    for i in order:
+        n = lengths[i]
+        full = len(current) >= batch_size
+        wasteful = padding_slack is not None and n * (len(current) + 1) > (real + n) * (
+            1 + padding_slack
+        )
+        if current and (full or wasteful):
+            batches.append(current)
+            current, real = [], 0
+        current.append(i)
+        real += n
+    if current:
+        batches.append(current)
+    return batches
+
+
 def _locate_onnx_export(model_dir: Path, manifest: dict[str, Any], backend: str) -> Path | None:
     if manifest.get("backend") == backend:
         return model_dir
@@ -174,17 +206,21 @@ class Reranker:
         *,
         max_length: int,
         batch_size: int = 32,
+        padding_slack: float | None = None,
         model_dir: str = "",
         keep_alive: Any = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if padding_slack is not None and padding_slack < 0:
+            raise ValueError(f"padding_slack must be >= 0, got {padding_slack}")
         self.backend = backend
         self.tokenizer = tokenizer
         self.manifest = manifest
         self.kind: str = manifest["kind"]
         self.max_length = max_length
         self.batch_size = batch_size
+        self.padding_slack = padding_slack
         self.model_dir = model_dir
         self.encoder = make_pair_encoder(self.kind, tokenizer, max_length, manifest)
         pad = tokenizer.pad_token_id
@@ -207,12 +243,14 @@ class Reranker:
         max_length: int | None = None,
         batch_size: int = 32,
         device: str = "cpu",
+        padding_slack: float | None = None,
     ) -> Reranker:
         """Load ``model_dir`` on ``backend`` (one of :data:`BACKENDS`).
 
         ``threads``: intra-op threads (``torch.set_num_threads`` for torch, which is
         process-wide; ``intra_op_num_threads`` for ONNX Runtime); ``None`` keeps the
-        library default. ``device`` applies to the torch backend only.
+        library default. ``device`` applies to the torch backend only. ``padding_slack``:
+        see :func:`length_batches` (``None``: fixed batches of ``batch_size``).
         """
         from transformers import AutoTokenizer
 
@@ -253,6 +291,7 @@ class Reranker:
             manifest,
             max_length=max_length or int(manifest["max_length"]),
             batch_size=batch_size,
+            padding_slack=padding_slack,
             model_dir=serve_dir,
             keep_alive=keep_alive,
         )
@@ -261,19 +300,41 @@ class Reranker:
         """Scores of (query, document) pairs, in input order."""
         if not pairs:
             return []
-        queries = [q for q, _ in pairs]
-        documents = [d for _, d in pairs]
-        encoded = self.encoder.encode(queries, documents)
+        # A repeated pair is scored once: duplicates tie exactly (a batch row's position can
+        # change the last bits of its score) and cost nothing.
+        slot: dict[tuple[str, str], int] = {}
+        where = [slot.setdefault((q, d), len(slot)) for q, d in pairs]
+        unique = list(slot)
+        encoded = self.encoder.encode([q for q, _ in unique], [d for _, d in unique])
         lengths = [len(ids) for ids in encoded["input_ids"]]
         # Sorting by length cuts padding; the sort is stable, so equal lengths keep order.
-        order = sorted(range(len(pairs)), key=lengths.__getitem__)
-        scores = np.empty(len(pairs), dtype=np.float32)
-        for start in range(0, len(order), self.batch_size):
-            indices = order[start : start + self.batch_size]
+        order = sorted(range(len(unique)), key=lengths.__getitem__)
+        scores = np.empty(len(unique), dtype=np.float32)
+        for indices in length_batches(order, lengths, self.batch_size, self.padding_slack):
             batch = pad_batch(encoded, indices, self.backend.input_names, self.pad_id)
             self.stats.add(batch)
             scores[indices] = self.backend.run(batch)
-        return [float(s) for s in scores]
+        return [float(scores[i]) for i in where]
+
+    def overhead_tokens(self, query: str) -> int:
+        """Tokens of a (query, document) input that are not the document's."""
+        return self.encoder.overhead_tokens(query)
+
+    def document_room(self, query: str) -> int:
+        """Document tokens that fit beside ``query`` in ``max_length``: the window size."""
+        return max(self.max_length - self.overhead_tokens(query), 1)
+
+    def plan_windows(
+        self,
+        query: str,
+        documents: Sequence[str],
+        cfg: WindowConfig,
+        max_tokens_per_doc: int | None = None,
+    ) -> WindowPlan:
+        """The windows of ``documents`` for ``query`` (see :func:`plan_windows`)."""
+        return plan_windows(
+            self.tokenizer, documents, cfg, self.document_room(query), max_tokens_per_doc
+        )
 
     def score(self, query: str, documents: Sequence[str]) -> list[float]:
         """The :class:`rankdistill.scoring.Scorer` interface."""

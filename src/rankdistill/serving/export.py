@@ -24,10 +24,15 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rankdistill.quiet import quiet_onnx_export
+from rankdistill.registry import Registry
 from rankdistill.serving.manifest import read_manifest, tokenizer_dir, write_manifest
+from rankdistill.serving.onnx_optimize import optimize_export
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +53,7 @@ _SIDE_FILES = (
     "added_tokens.json",
     "chat_template.jinja",
 )
-QUANTIZED_OP_TYPES = ["MatMul", "Gemm"]
+QUANTIZED_OP_TYPES = ("MatMul", "Gemm")
 
 
 def _dummy_batch(input_names: list[str], vocab_size: int) -> tuple[Any, ...]:
@@ -105,7 +110,7 @@ def quantize_dynamic_int8(
     settings = {
         "method": "onnxruntime.quantization.quantize_dynamic",
         "weight_type": "QInt8",
-        "op_types": QUANTIZED_OP_TYPES,
+        "op_types": list(QUANTIZED_OP_TYPES),
         "constant_weights_only": True,
         "per_channel": per_channel,
     }
@@ -113,7 +118,8 @@ def quantize_dynamic_int8(
         str(fp32_path),
         str(int8_path),
         weight_type=QuantType.QInt8,
-        op_types_to_quantize=QUANTIZED_OP_TYPES,
+        # A copy: onnxruntime appends to the list it is given.
+        op_types_to_quantize=list(QUANTIZED_OP_TYPES),
         per_channel=per_channel,
         extra_options={"MatMulConstBOnly": True},
     )
@@ -133,8 +139,12 @@ def export_onnx(
     quantize_int8: bool = False,
     opset: int = 17,
     per_channel: bool = True,
+    int8_variant: str | None = None,
 ) -> Path:
     """Export the student in ``model_dir`` to ``out_dir`` (created); returns ``out_dir``.
+
+    The graph is fused and quantised by :func:`rankdistill.serving.onnx_optimize.optimize_export`
+    (``int8_variant``: one of its ``INT8_VARIANTS``, default the fastest at parity).
 
     ``quantize_int8`` writes the dynamic-int8 graph instead of fp32 (see the module
     docstring for what is quantised). ``per_channel`` scales each output channel of a
@@ -151,15 +161,21 @@ def export_onnx(
         raise ValueError(f"{source} is already an ONNX export ({manifest['backend']})")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="rankdistill-export-") as tmp:
+    # quiet: tracer and quantiser warnings about third-party code the user cannot change.
+    with tempfile.TemporaryDirectory(prefix="rankdistill-export-") as tmp, quiet_onnx_export():
         fp32_path = Path(tmp) / ONNX_FILE
         logger.info("exporting %s (%s) to ONNX", source, manifest["kind"])
         names = _export_fp32(str(source), fp32_path, manifest, opset)
-        quantization = None
-        if quantize_int8:
-            quantization = quantize_dynamic_int8(fp32_path, out / ONNX_FILE, per_channel)
-        else:
-            shutil.move(str(fp32_path), out / ONNX_FILE)
+        # Fused (and quantised) as benchmarks/inference.py measured fastest at parity.
+        graph = optimize_export(
+            fp32_path,
+            out / ONNX_FILE,
+            source,
+            int8=quantize_int8,
+            variant=int8_variant,
+            per_channel=per_channel,
+        )
+        quantization = graph.pop("quantization", None)
     _copy_side_files(source, out)
     if (source / "decoder").is_dir():  # RRA-GPT keeps its decoder config and tokenizer there
         _copy_side_files(source / "decoder", out)
@@ -180,6 +196,7 @@ def export_onnx(
     )
     if quantization is not None:
         manifest["quantization"] = quantization
+    manifest["graph_optimization"] = graph
     write_manifest(out, manifest)
     return out
 
@@ -188,7 +205,7 @@ def export_sentence_transformers(model_dir: str | Path, out_dir: str | Path) -> 
     """Copy a cross-encoder student as the folder ``sentence_transformers.CrossEncoder`` loads."""
     source = Path(model_dir)
     manifest = read_manifest(source)
-    if manifest["kind"] not in {"cross-encoder", "rra-bert"}:
+    if not _is_cross_encoder(manifest["kind"]):
         raise ValueError(
             f"{source}: kind {manifest['kind']!r} is not a cross-encoder; "
             "only cross-encoders export to sentence-transformers"
@@ -197,19 +214,75 @@ def export_sentence_transformers(model_dir: str | Path, out_dir: str | Path) -> 
     return Path(out_dir)
 
 
-EXPORT_FORMATS: dict[str, str] = {
-    "onnx": "fp32 ONNX graph (ONNX Runtime)",
-    "onnx-int8": "ONNX graph with dynamic int8 weights (ONNX Runtime)",
-    "sentence-transformers": "folder loadable by sentence_transformers.CrossEncoder",
-}
+@dataclass(frozen=True)
+class ExportFormat:
+    """A registered export format.
+
+    ``export(model_dir, out_dir, opset)`` writes it; ``supports(kind)`` says whether a
+    student kind can be exported so (checked when a config is loaded);
+    ``serving_backend`` is the :class:`~rankdistill.serving.engine.Reranker` backend that
+    serves the exported folder (``None``: not served by rankdistill, e.g. a folder for
+    another library).
+    """
+
+    description: str
+    export: Callable[[Path, Path, int], Path]
+    supports: Callable[[str], bool]
+    serving_backend: str | None = None
+
+
+EXPORT_FORMATS: Registry[ExportFormat] = Registry("export format")
+
+
+def register_export_format(name: str, fmt: ExportFormat) -> None:
+    """Make ``export.formats: [NAME]`` (and ``--format NAME``) write ``fmt``."""
+    EXPORT_FORMATS.register(name, fmt)
+
+
+def _is_cross_encoder(kind: str) -> bool:
+    """A student saved in the Hugging Face sequence-classification layout."""
+    from rankdistill.students import STUDENTS, CrossEncoderStudent
+
+    return kind in STUDENTS and issubclass(STUDENTS[kind], CrossEncoderStudent)
+
+
+def _has_scoring_module(kind: str) -> bool:
+    from rankdistill.serving.modules import SCORING_MODULES
+
+    return kind in SCORING_MODULES
+
+
+def _onnx_writer(quantize_int8: bool) -> Callable[[Path, Path, int], Path]:
+    def write(src: Path, out: Path, opset: int) -> Path:
+        return export_onnx(src, out, quantize_int8=quantize_int8, opset=opset)
+
+    return write
+
+
+# Each ONNX variant is served by the Reranker backend of the same name.
+for _name, _description, _int8 in (
+    ("onnx", "fp32 ONNX graph (ONNX Runtime)", False),
+    ("onnx-int8", "ONNX graph with dynamic int8 weights (ONNX Runtime)", True),
+):
+    register_export_format(
+        _name,
+        ExportFormat(_description, _onnx_writer(_int8), _has_scoring_module, serving_backend=_name),
+    )
+register_export_format(
+    "sentence-transformers",
+    ExportFormat(
+        "folder loadable by sentence_transformers.CrossEncoder",
+        lambda src, out, opset: export_sentence_transformers(src, out),
+        _is_cross_encoder,
+    ),
+)
+
+
+def unsupported_formats(kind: str, formats: Iterable[str]) -> list[str]:
+    """The formats of ``formats`` a student of ``kind`` cannot be exported to."""
+    return [f for f in formats if f in EXPORT_FORMATS and not EXPORT_FORMATS[f].supports(kind)]
 
 
 def export_model(model_dir: str | Path, out_dir: str | Path, fmt: str, opset: int = 17) -> Path:
     """Export to one of :data:`EXPORT_FORMATS`."""
-    if fmt == "onnx":
-        return export_onnx(model_dir, out_dir, quantize_int8=False, opset=opset)
-    if fmt == "onnx-int8":
-        return export_onnx(model_dir, out_dir, quantize_int8=True, opset=opset)
-    if fmt == "sentence-transformers":
-        return export_sentence_transformers(model_dir, out_dir)
-    raise ValueError(f"unknown export format {fmt!r} (known: {', '.join(EXPORT_FORMATS)})")
+    return EXPORT_FORMATS.require(fmt).export(Path(model_dir), Path(out_dir), opset)

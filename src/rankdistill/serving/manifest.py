@@ -60,3 +60,18 @@ def write_manifest(model_dir: str | Path, manifest: dict[str, Any]) -> Path:
     path = Path(model_dir) / MANIFEST_NAME
     path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
+
+
+def served_model_name(manifest: dict[str, Any]) -> str:
+    """The student's name for API responses: the manifest's ``name``, else its kind and
+    backbone (an ONNX export keeps the student's manifest, so it reports the same name)."""
+    name = manifest.get("name")
+    if isinstance(name, str) and name:
+        return name
+    kind = str(manifest.get("trained_as") or manifest["kind"])
+    backbone = manifest.get("backbone")
+    if not backbone:
+        return kind
+    # A local path names the backbone by its last part; a hub id keeps its owner.
+    label = str(backbone)
+    return f"{kind}-{Path(label).name if Path(label).is_absolute() else label}"

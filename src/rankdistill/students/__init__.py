@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from rankdistill.students.base import STUDENTS, StudentModel, register_student
+from rankdistill.students.base import STUDENTS, StudentModel, load_student, register_student
 from rankdistill.students.cross_encoder import CrossEncoderStudent
 from rankdistill.students.rra_bert import RraBertStudent, TermControlLayer
 from rankdistill.students.token_selection import TokenSelector
@@ -21,5 +21,6 @@ __all__ = [
     "StudentModel",
     "TermControlLayer",
     "TokenSelector",
+    "load_student",
     "register_student",
 ]

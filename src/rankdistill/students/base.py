@@ -17,6 +17,11 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
+from rankdistill.registry import Registry
+
+# A ``RankingLoss.compute``: (scores [B, N], labels [B, N], mask [B, N]) -> loss.
+RankLossFn = Callable[[Tensor, Tensor, Tensor], Tensor]
+
 
 class StudentModel(nn.Module):
     """Base class of the students. Subclasses register themselves in :data:`STUDENTS`."""
@@ -81,10 +86,24 @@ class StudentModel(nn.Module):
         raise NotImplementedError
 
 
-STUDENTS: dict[str, type[StudentModel]] = {}
+STUDENTS: Registry[type[StudentModel]] = Registry("student")
 
 
 def register_student(cls: type[StudentModel]) -> type[StudentModel]:
-    """Class decorator: make a student constructible by its ``kind`` name."""
-    STUDENTS[cls.kind] = cls
+    """Class decorator: make a student constructible by its ``kind`` name
+    (``training.students[i].student``, ``--student``, the ``kind`` of its model card)."""
+    STUDENTS.register(cls.kind, cls)
     return cls
+
+
+def load_student(directory: str | Path, device: str = "cpu") -> StudentModel:
+    """Load any saved student; its ``rankdistill.json`` says which class reads it."""
+    import json
+
+    meta_path = Path(directory) / "rankdistill.json"
+    if not meta_path.is_file():
+        raise FileNotFoundError(f"{directory}: not a rankdistill student (no rankdistill.json)")
+    kind = json.loads(meta_path.read_text(encoding="utf-8")).get("kind", "cross-encoder")
+    if kind not in STUDENTS:
+        raise ValueError(f"{meta_path}: field 'kind': {STUDENTS.unknown_message(kind)}")
+    return STUDENTS[kind].load(directory, device=device)

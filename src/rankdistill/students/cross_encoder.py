@@ -8,6 +8,7 @@ logit, the same number :meth:`CrossEncoderStudent.score` returns.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from rankdistill.quiet import quiet_transformers
 from rankdistill.resources import resolve_model
 from rankdistill.students.base import StudentModel, register_student
 from rankdistill.students.model_card import read_metadata, write_metadata, write_model_card
@@ -24,14 +26,43 @@ from rankdistill.students.model_card import read_metadata, write_metadata, write
 ENCODER_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 IDENTITY_ACTIVATION = "torch.nn.modules.linear.Identity"
 
+logger = logging.getLogger(__name__)
 
-def load_encoder_classifier(path: str) -> Any:
-    """``AutoModelForSequenceClassification`` with one output, in fp32 (master weights)."""
+
+def load_encoder_classifier(path: str, *, new_head: bool = True) -> Any:
+    """``AutoModelForSequenceClassification`` with one output, in fp32 (master weights).
+
+    ``new_head``: ``path`` may be a plain encoder, whose one-logit head is created here on
+    purpose. transformers' load report would list that head as MISSING, so it is silenced
+    and the load checked here instead: a missing encoder weight (or, without ``new_head``,
+    any missing weight) is still logged as a warning.
+    """
     from transformers import AutoModelForSequenceClassification
 
-    return AutoModelForSequenceClassification.from_pretrained(
-        path, num_labels=1, dtype=torch.float32
+    with quiet_transformers():
+        model, info = AutoModelForSequenceClassification.from_pretrained(
+            path, num_labels=1, dtype=torch.float32, output_loading_info=True
+        )
+    _warn_unexpected_load(path, model, info, new_head)
+    return model
+
+
+def _warn_unexpected_load(path: str, model: Any, info: dict[str, Any], new_head: bool) -> None:
+    encoder = f"{model.base_model_prefix}."
+    missing = sorted(
+        k for k in info.get("missing_keys", ()) if not new_head or k.startswith(encoder)
     )
+    if missing:
+        logger.warning(
+            "%s: weights missing from the checkpoint, newly initialised: %s",
+            path,
+            ", ".join(missing),
+        )
+    unexpected = sorted(info.get("unexpected_keys", ()))
+    if unexpected and not new_head:
+        logger.warning(
+            "%s: checkpoint weights the model does not use: %s", path, ", ".join(unexpected)
+        )
 
 
 def load_tokenizer(path: str) -> Any:
@@ -158,6 +189,10 @@ class CrossEncoderStudent(StudentModel):
     def load(cls, directory: str | Path, device: str = "cpu") -> CrossEncoderStudent:
         """Load a directory written by :meth:`save_for_inference` (in eval mode)."""
         metadata = read_metadata(directory)
-        student = CrossEncoderStudent(str(directory), max_length=int(metadata["max_length"]))
+        # A saved student has its head: any weight missing from it is worth a warning.
+        model = load_encoder_classifier(str(resolve_model(str(directory)).path), new_head=False)
+        student = CrossEncoderStudent(
+            str(directory), max_length=int(metadata["max_length"]), model=model
+        )
         student.backbone = str(metadata.get("backbone", directory))
         return student.to(device).eval()

@@ -40,17 +40,23 @@ def read_metadata(directory: str | Path) -> dict[str, Any]:
     return data
 
 
-def _render_value(value: Any) -> str:
+# Sections of measured values, shown to four decimals; every other section holds
+# configured values, shown exactly (a learning rate of 7e-05 must not read 0.0001).
+ROUNDED_SECTIONS = frozenset({"metrics"})
+
+
+def _render_value(value: Any, rounded: bool = False) -> str:
     if isinstance(value, dict):
-        return "\n".join(f"- **{k}**: {_inline(v)}" for k, v in value.items())
+        return "\n".join(f"- **{k}**: {_inline(v, rounded)}" for k, v in value.items())
     if isinstance(value, list):
-        return "\n".join(f"- {_inline(v)}" for v in value)
-    return str(value)
+        return "\n".join(f"- {_inline(v, rounded)}" for v in value)
+    return _inline(value, rounded)
 
 
-def _inline(value: Any) -> str:
+def _inline(value: Any, rounded: bool = False) -> str:
     if isinstance(value, float):
-        return f"{value:.4f}"
+        # repr: the shortest text that reads back as the same float.
+        return f"{value:.4f}" if rounded else repr(value)
     if isinstance(value, dict | list):
         return "`" + json.dumps(value, ensure_ascii=False) + "`"
     return str(value)
@@ -69,7 +75,8 @@ def render_model_card(metadata: dict[str, Any], card: dict[str, Any] | None) -> 
     ]
     for key, title in CARD_SECTIONS.items():
         if key in card:
-            lines += [f"## {title}", "", _render_value(card.pop(key)), ""]
+            rounded = key in ROUNDED_SECTIONS
+            lines += [f"## {title}", "", _render_value(card.pop(key), rounded), ""]
     if card:
         lines += ["## Other", "", _render_value(card), ""]
     lines += [

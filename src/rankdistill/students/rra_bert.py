@@ -14,7 +14,7 @@ term-matching signal. Inference and the saved model use only the encoder and its
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from rankdistill.losses.base import masked_mean
-from rankdistill.students.base import register_student
+from rankdistill.students.base import RankLossFn, register_student
 from rankdistill.students.cross_encoder import CrossEncoderStudent
 from rankdistill.students.token_selection import MatchRule, TokenSelector
 
@@ -87,18 +87,10 @@ class RraBertStudent(CrossEncoderStudent):
 
     @classmethod
     def from_config(cls, cfg: Any, **kwargs: Any) -> RraBertStudent:
-        """Build from a ``StudentTrainConfig`` (``backbone``, ``max_length``, ``tcl``)."""
-        tcl = cfg.tcl
-        return cls(
-            backbone=cfg.backbone,
-            max_length=cfg.max_length,
-            lambda_tcl=tcl.lambda_tcl,
-            mu_consistency=tcl.mu_consistency,
-            match_rule=tcl.match_rule,
-            ignore_stopwords=getattr(tcl, "ignore_stopwords", True),
-            detach_tcl_target=getattr(tcl, "detach_tcl_target", True),
-            **kwargs,
-        )
+        """Build from a ``StudentTrainConfig`` (``backbone``, ``max_length``, ``tcl``, whose
+        fields are this constructor's keywords)."""
+        tcl = cfg.tcl.model_dump()
+        return cls(backbone=cfg.backbone, max_length=cfg.max_length, **tcl, **kwargs)
 
     def encode_pairs(
         self, queries: Sequence[str], documents: Sequence[str], **extra: Any
@@ -124,11 +116,7 @@ class RraBertStudent(CrossEncoderStudent):
         return s_cls, s_tcl.to(s_cls.dtype)
 
     def training_loss(
-        self,
-        features: dict[str, Tensor],
-        labels: Tensor,
-        mask: Tensor,
-        rank_loss: Callable[[Tensor, Tensor, Tensor], Tensor],
+        self, features: dict[str, Tensor], labels: Tensor, mask: Tensor, rank_loss: RankLossFn
     ) -> tuple[Tensor, dict[str, float]]:
         """L_rank(s_cls) + lambda * L_rank(s_tcl) + mu * mean over real docs (s_cls - s_tcl)^2."""
         s_cls, s_tcl = self.scores_with_tcl(features)

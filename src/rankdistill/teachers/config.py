@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class LoraConfig(BaseModel):
@@ -73,8 +73,19 @@ class TeacherConfig(BaseModel):
     cpt: CptConfig = Field(default_factory=CptConfig)
     sft: SftConfig = Field(default_factory=SftConfig)
     score_batch_size: int = 16
-    bf16: bool = Field(True, description="Use bf16 where the device supports it.")
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto", description="As the students': auto is bf16 where supported, fp32 on CPU."
+    )
     distributed: Literal["none", "ddp", "deepspeed", "fsdp"] = "none"
     seed: int = 13
     # Added by the teacher stage (additive):
     score_k: int | None = Field(None, description="Score only the top-k candidates (None: all).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_bf16(cls, data: Any) -> Any:
+        """The former ``bf16: true|false`` key, read as ``precision: auto|fp32``."""
+        if isinstance(data, dict) and "bf16" in data and "precision" not in data:
+            data = dict(data)
+            data["precision"] = "auto" if data.pop("bf16") else "fp32"
+        return data

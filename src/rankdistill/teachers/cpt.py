@@ -18,13 +18,13 @@ from typing import Any
 import torch
 
 from rankdistill.data.records import ClickRecord, Document
-from rankdistill.students.rra_gpt import IGNORE_INDEX, load_decoder, pad_sequences
+from rankdistill.students.decoder import IGNORE_INDEX, load_decoder, pad_sequences
 from rankdistill.teachers.config import TeacherConfig
 from rankdistill.teachers.hf import (
     apply_lora,
     base_model_path,
     loss_history,
-    training_arguments,
+    teacher_training_arguments,
     with_relative_base,
 )
 from rankdistill.utils import atomic_write_json, resolve_device, set_seed
@@ -155,16 +155,7 @@ def run_cpt(
     model, tokenizer = load_decoder(cfg.model, cfg.gguf_file, causal_lm=True)
     model = apply_lora(model, cfg.lora, task_type="CAUSAL_LM")
     dataset = CptDataset(tokenizer, examples, cfg.cpt.template, cfg.cpt.max_length)
-    args = training_arguments(
-        cfg,
-        out_dir,
-        device,
-        learning_rate=cfg.cpt.learning_rate,
-        batch_size=cfg.cpt.batch_size,
-        epochs=cfg.cpt.epochs,
-        max_steps=cfg.cpt.max_steps,
-        grad_accum=cfg.cpt.grad_accum,
-    )
+    args = teacher_training_arguments(cfg, cfg.cpt, out_dir, device)
     trainer = Trainer(
         model=model,
         args=args,

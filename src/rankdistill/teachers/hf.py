@@ -9,8 +9,9 @@ from typing import Any
 
 from torch import nn
 
-from rankdistill.teachers.config import LoraConfig, TeacherConfig
-from rankdistill.utils import resolve_device, supports_bf16
+from rankdistill.teachers.config import CptConfig, LoraConfig, SftConfig, TeacherConfig
+from rankdistill.training.arguments import TrainerSettings, training_arguments
+from rankdistill.utils import resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -62,43 +63,26 @@ def distributed_arguments(cfg: TeacherConfig, device: str) -> dict[str, Any]:
     return {"fsdp": True, "fsdp_config": {"auto_wrap_policy": "TRANSFORMER_BASED_WRAP"}}
 
 
-def training_arguments(
-    cfg: TeacherConfig,
-    out_dir: Path,
-    device: str,
-    *,
-    learning_rate: float,
-    batch_size: int,
-    epochs: float,
-    max_steps: int,
-    grad_accum: int = 1,
-    warmup_ratio: float = 0.0,
-) -> Any:
-    """``transformers.TrainingArguments`` for one teacher stage (checkpoints off: we save)."""
-    from transformers import TrainingArguments
+# Fields of a teacher stage's config (CptConfig, SftConfig) that are TrainerSettings'.
+STAGE_FIELDS = ("batch_size", "learning_rate", "epochs", "max_steps", "grad_accum")
 
+
+def teacher_training_arguments(
+    cfg: TeacherConfig, stage: CptConfig | SftConfig, out_dir: Path, device: str
+) -> Any:
+    """``TrainingArguments`` for one teacher stage (``stage``: ``cfg.cpt`` or ``cfg.sft``):
+    the students' builder, every step logged, no checkpoints (the stage saves its own
+    result), ``cfg.distributed`` on top."""
     device = resolve_device(device)
-    return TrainingArguments(
-        output_dir=str(out_dir / "trainer"),
-        per_device_train_batch_size=batch_size,
-        gradient_accumulation_steps=grad_accum,
-        learning_rate=learning_rate,
-        num_train_epochs=epochs,
-        max_steps=max_steps,
-        # transformers 5 takes a float in [0, 1) here as a ratio of the total steps.
-        warmup_steps=float(warmup_ratio),
-        lr_scheduler_type="linear",
-        logging_steps=1,
-        save_strategy="no",
-        report_to=[],
+    settings = TrainerSettings(
+        output_dir=out_dir / "trainer",
+        warmup_ratio=getattr(stage, "warmup_ratio", 0.0),  # CPT has none
         seed=cfg.seed,
-        bf16=cfg.bf16 and supports_bf16(device),
-        use_cpu=device == "cpu",
-        remove_unused_columns=False,
-        dataloader_num_workers=0,
-        disable_tqdm=False,
-        **distributed_arguments(cfg, device),
+        precision=cfg.precision,
+        extra=distributed_arguments(cfg, device),
+        **{name: getattr(stage, name) for name in STAGE_FIELDS},
     )
+    return training_arguments(settings, device)
 
 
 def loss_history(trainer: Any) -> list[float]:

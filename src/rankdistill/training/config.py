@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
-LossName = Literal[
-    "hybrid", "point-mse", "margin-mse", "ranknet", "listnet", "lambdaloss", "bce", "hinge"
-]
+from rankdistill.registry import registered_name
+
+# A name registered in rankdistill.losses.LOSSES / rankdistill.students.STUDENTS.
+LossName = registered_name("rankdistill.losses:LOSSES")
+# Importing rankdistill.students registers every built-in student.
+StudentKind = registered_name("rankdistill.students:STUDENTS")
 
 
 class TcLConfig(BaseModel):
@@ -40,12 +50,15 @@ class RraGptConfig(BaseModel):
     max_rationale_tokens: int = 48
 
 
+OMITTED_AT_DEFAULT: dict[str, Any] = {"known_positive": "none", "length_buckets": True}
+
+
 class StudentTrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    student: Literal["cross-encoder", "rra-bert", "rra-gpt"] = "cross-encoder"
+    student: StudentKind = Field("cross-encoder", description="A kind of rankdistill.students.")
     backbone: str = "minilm-l6"
-    loss: LossName = "hybrid"
+    loss: LossName = Field("hybrid", description="A loss of rankdistill.losses.LOSSES.")
     alpha: float = Field(1.0, description="Hybrid loss: weight of margin-MSE (reconstructed).")
     margin: float = 1.0
     loss_options: dict[str, float | str] = Field(
@@ -87,13 +100,56 @@ class StudentTrainConfig(BaseModel):
         1,
         ge=0,
         description=(
-            "Groups cut from each query per epoch, each with the query's best documents and "
-            "a different slice of the rest; 0: as many as it takes to show every labelled "
-            "document once per epoch."
+            "Groups cut from each query, each with the query's best documents and a "
+            "different slice of the rest; cut once, so every epoch shows the same groups "
+            "(with 1, documents left out of that group are never seen); 0: as many as it takes to "
+            "show every labelled document once per epoch."
+        ),
+    )
+    known_positive: Literal["none", "floor"] = Field(
+        "none",
+        description=(
+            "A query's known positive (a generated query's source passage, a SQuAD "
+            "question's paragraph): none ignores it; floor raises its target to at least "
+            "the query's best teacher target."
+        ),
+    )
+    length_buckets: bool = Field(
+        True,
+        description=(
+            "Run each batch as up to 4 forward passes over pairs of similar length, each "
+            "padded to its own longest (rankdistill.training.length_buckets): the same loss "
+            "with less padding computed; dropout draws other masks than one padded pass."
         ),
     )
     tcl: TcLConfig = Field(default_factory=TcLConfig)
     rra_gpt: RraGptConfig = Field(default_factory=RraGptConfig)
+
+    @model_serializer(mode="wrap")
+    def _omit_fields_at_their_defaults(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # Fields added after configs were in use are left out at their defaults, so the
+        # dump (the train stage's fingerprint and each student's saved config) of a config
+        # that does not set them is what it was before.
+        data = handler(self)
+        if isinstance(data, dict):
+            for name, default in OMITTED_AT_DEFAULT.items():
+                if data.get(name) == default:
+                    data.pop(name, None)
+        return data
+
+    @model_validator(mode="after")
+    def _known_loss_options(self) -> StudentTrainConfig:
+        """``loss_options`` may hold only hyperparameters the chosen loss takes."""
+        from rankdistill.losses import LOSSES, loss_options
+
+        takes = loss_options(LOSSES[self.loss])
+        unknown = sorted(set(self.loss_options) - set(takes))
+        if unknown:
+            raise ValueError(
+                f"loss_options: loss {self.loss!r} takes no {', '.join(unknown)} "
+                f"(it takes: {', '.join(takes) or 'nothing'})"
+            )
+        return self
 
 
 class TrainingConfig(BaseModel):

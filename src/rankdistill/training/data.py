@@ -12,7 +12,7 @@ import hashlib
 import math
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import torch
@@ -24,7 +24,10 @@ from rankdistill.data.records import Document, LabelRecord, Query
 from rankdistill.students.base import StudentModel
 
 Targets = Literal["scores", "grades"]
-Sampling = Literal["top-and-random", "first"]
+Sampling = Literal["top-and-random", "first", "stratified"]
+KnownPositive = Literal["none", "floor"]
+# LabelRecord.extra key of a query's known positive docid (from the generate stage).
+KNOWN_POSITIVE = "known_positive"
 # Share of a cut group reserved for the teacher's best documents (reconstructed).
 TOP_SHARE = 0.25
 
@@ -91,9 +94,26 @@ def _top_and_rest(docs: list[tuple[str, float]], group_size: int) -> tuple[list[
     return top, [i for i in range(len(docs)) if i not in chosen]
 
 
+def _stratified_cut(
+    docs: list[tuple[str, float]], group_size: int, rng: random.Random
+) -> list[tuple[str, float]]:
+    """``group_size`` documents drawn in turn from each target value (highest first), each
+    value's documents in a seeded random order."""
+    buckets: dict[float, list[int]] = {}
+    for i, (_, target) in enumerate(docs):
+        buckets.setdefault(target, []).append(i)
+    lists = [buckets[k] for k in sorted(buckets, reverse=True)]
+    for bucket in lists:
+        rng.shuffle(bucket)
+    order: list[int] = []
+    while any(lists):
+        order += [bucket.pop() for bucket in lists if bucket]
+    return [docs[i] for i in sorted(order[:group_size])]
+
+
 def groups_needed(n_docs: int, group_size: int, sampling: Sampling) -> int:
     """How many cuts of one query show each of its ``n_docs`` documents at least once."""
-    if n_docs <= group_size or sampling == "first":
+    if n_docs <= group_size or sampling != "top-and-random":
         return 1
     n_top = _n_top(group_size)
     return math.ceil((n_docs - n_top) / (group_size - n_top)) if group_size > n_top else 1
@@ -113,21 +133,52 @@ def cut_group(
     target, then a slice of a seeded permutation of the rest, which mixes hard negatives
     (missing / low-graded documents) with middling ones. Cut ``index`` k takes the k-th
     slice (wrapping around), so cuts 0..k of one query share their top documents and
-    show different others. ``first``: the first ones in label order. The kept documents
-    stay in their original order.
+    show different others. ``first``: the first ones in label order. ``stratified``: a
+    seeded sample interleaved across target values, so every group mixes grades (the
+    DisRanker teacher's cut). The kept documents stay in their original order.
     """
     if len(docs) <= group_size:
         return docs
     if sampling == "first":
         return docs[:group_size]
+    if sampling == "stratified":
+        return _stratified_cut(docs, group_size, _rng(seed, qid))
     if sampling != "top-and-random":
-        raise ValueError(f"unknown sampling {sampling!r}; use 'top-and-random' or 'first'")
+        raise ValueError(
+            f"unknown sampling {sampling!r}; use 'top-and-random', 'first' or 'stratified'"
+        )
     top, rest = _top_and_rest(docs, group_size)
     _rng(seed, qid).shuffle(rest)
     room = group_size - len(top)
     start = (index * room) % len(rest) if rest else 0
     others = (rest[start:] + rest[:start])[:room]
     return [docs[i] for i in sorted({*top, *others})]
+
+
+def floor_known_positive(
+    labelled: list[tuple[str, float]], record: LabelRecord
+) -> list[tuple[str, float]]:
+    """The record's known positive (``extra["known_positive"]``) raised to at least the
+    query's best teacher target, and added with that target when the teacher did not
+    label it. A record without one, or without any target, is returned as it is."""
+    positive = record.extra.get(KNOWN_POSITIVE)
+    if not positive or not labelled:
+        return labelled
+    best = max(t for _, t in labelled)
+    floored = [(d, max(t, best) if d == positive else t) for d, t in labelled]
+    if all(d != positive for d, _ in labelled):
+        floored.append((positive, best))
+    return floored
+
+
+def attach_known_positives(
+    labels: Sequence[LabelRecord], positives: Mapping[str, str]
+) -> list[LabelRecord]:
+    """The labels with each query's known positive docid (qid -> docid) in ``extra``."""
+    return [
+        replace(r, extra={**r.extra, KNOWN_POSITIVE: positives[r.qid]}) if r.qid in positives else r
+        for r in labels
+    ]
 
 
 def build_query_groups(
@@ -139,14 +190,19 @@ def build_query_groups(
     seed: int = 13,
     sampling: Sampling = "top-and-random",
     groups_per_query: int = 1,
+    min_distinct_targets: int = 1,
+    known_positive: KnownPositive = "none",
 ) -> list[QueryGroup]:
     """``groups_per_query`` :class:`QueryGroup` s per labelled query (queries without any
     target are skipped); 0 gives each query as many as it takes to show every labelled
     document once (:func:`groups_needed`), which is also the most it ever gets: a query
-    with no more than ``group_size`` documents has one group.
+    with no more than ``group_size`` documents has one group. A query whose targets take
+    fewer than ``min_distinct_targets`` values is skipped (2: only queries that form a
+    pair for a pairwise loss).
 
     The query text comes from ``queries`` when it has the qid, else from the record.
     A labelled document absent from ``corpus`` raises :class:`DataFormatError`.
+    ``known_positive="floor"``: see :func:`floor_known_positive`.
     """
     if group_size < 1:
         raise ValueError(f"group_size must be >= 1, got {group_size}")
@@ -155,7 +211,9 @@ def build_query_groups(
         raise ValueError(f"groups_per_query must be >= 0, got {groups_per_query}")
     for record in labels:
         labelled = _labelled_docs(record, targets)
-        if not labelled:
+        if known_positive == "floor":
+            labelled = floor_known_positive(labelled, record)
+        if not labelled or len({t for _, t in labelled}) < min_distinct_targets:
             continue
         needed = groups_needed(len(labelled), group_size, sampling)
         n_groups = needed if groups_per_query == 0 else min(groups_per_query, needed)
@@ -223,8 +281,9 @@ class QueryGroupCollator:
     ``rationales`` passed to ``encode_pairs`` as per-pair training inputs.
     """
 
-    def __init__(self, student: StudentModel) -> None:
+    def __init__(self, student: StudentModel, label_scale: float = 1.0) -> None:
         self.student = student
+        self.label_scale = label_scale  # targets are divided by it (pointwise losses on [0, 1])
 
     def __call__(self, groups: Sequence[QueryGroup]) -> dict[str, Any]:
         width = max(len(g) for g in groups)
@@ -240,7 +299,8 @@ class QueryGroupCollator:
             documents += group.documents + [""] * pad
             answers += group.answers + [None] * pad
             rationales += group.rationales + [None] * pad
-            labels[b, : len(group)] = torch.tensor(group.targets, dtype=torch.float32)
+            targets = torch.tensor(group.targets, dtype=torch.float32)
+            labels[b, : len(group)] = targets / self.label_scale  # exact for a scale of 1
             mask[b, : len(group)] = True
         features: dict[str, Tensor] = self.student.encode_pairs(
             queries, documents, answers=answers, rationales=rationales

@@ -10,12 +10,13 @@
   Trainer's optimizer, scheduler, RNG and state; ``resume=True`` continues from the last.
 - The result: ``OUT/model`` (``student.save_for_inference``), ``OUT/train_config.yaml``,
   ``OUT/history.json`` (every logged loss and dev metric).
+- The DisRanker SFT teacher trains on the same stack: :func:`make_trainer` with its
+  :class:`StudentWithLoss`, query groups and collator.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +32,11 @@ from rankdistill.losses import build_loss
 from rankdistill.losses.base import RankingLoss
 from rankdistill.scoring import Scorer
 from rankdistill.students.base import STUDENTS, StudentModel
+from rankdistill.training.arguments import (
+    TrainerSettings,
+    is_main_process,  # noqa: F401  (re-exported: the CLI imports it from here)
+    training_arguments,
+)
 from rankdistill.training.checkpoints import load_state_dict, save_state_dict
 from rankdistill.training.config import StudentTrainConfig
 from rankdistill.training.data import (
@@ -39,6 +45,7 @@ from rankdistill.training.data import (
     QueryGroupDataset,
     build_query_groups,
 )
+from rankdistill.training.length_buckets import bucketed_training_loss
 from rankdistill.utils import atomic_write_json, atomic_write_text, resolve_device, set_seed
 
 logger = logging.getLogger(__name__)
@@ -77,73 +84,74 @@ def build_student(cfg: StudentTrainConfig) -> StudentModel:
     return from_config(cfg)
 
 
+def _own_training_loss(student: StudentModel, *args: Any) -> tuple[Tensor, dict[str, float]]:
+    return student.training_loss(*args)
+
+
 class StudentWithLoss(nn.Module):
     """What the Trainer trains: ``forward`` returns the student's training loss."""
 
-    def __init__(self, student: StudentModel, loss: RankingLoss) -> None:
+    def __init__(
+        self, student: StudentModel, loss: RankingLoss, length_buckets: bool = True
+    ) -> None:
         super().__init__()
         self.student = student
         # Kept outside the module tree: losses have no weights to save.
         self.__dict__["rank_loss"] = loss
+        # Same loss, less padding computed (rankdistill.training.length_buckets).
+        self.length_buckets = length_buckets
         self.last_parts: dict[str, float] = {}
 
     def forward(self, features: dict[str, Tensor], labels: Tensor, mask: Tensor) -> Tensor:
-        loss, parts = self.student.training_loss(features, labels, mask, self.rank_loss.compute)
+        train_loss = bucketed_training_loss if self.length_buckets else _own_training_loss
+        loss, parts = train_loss(self.student, features, labels, mask, self.rank_loss.compute)
         self.last_parts = parts
         return loss
 
 
-def precision_flags(precision: str, device: str) -> dict[str, bool]:
-    """Trainer's ``bf16`` / ``fp16`` flags; ``auto``: bf16 where supported, fp16 on other
-    GPUs, fp32 on CPU."""
-    from rankdistill.utils import supports_bf16
+# StudentTrainConfig fields that TrainerSettings takes under the same name.
+SETTINGS_FIELDS = (
+    "batch_size",
+    "learning_rate",
+    "epochs",
+    "max_steps",
+    "grad_accum",
+    "warmup_ratio",
+    "weight_decay",
+    "lr_scheduler",
+    "max_grad_norm",
+    "logging_steps",
+    "save_total_limit",
+    "seed",
+    "precision",
+)
 
-    if precision == "auto":
-        if supports_bf16(device):
-            precision = "bf16"
-        elif device.startswith("cuda"):
-            precision = "fp16"
-        else:
-            precision = "fp32"
-    if precision == "fp16" and not device.startswith("cuda"):
-        raise ValueError(f"precision fp16 needs a CUDA device, got {device!r}")
-    return {"bf16": precision == "bf16", "fp16": precision == "fp16"}
 
-
-def training_arguments(cfg: StudentTrainConfig, out_dir: Path, device: str, progress: bool) -> Any:
-    from transformers import TrainingArguments
-
-    if not 0.0 <= cfg.warmup_ratio < 1.0:
-        raise ValueError(f"warmup_ratio must be in [0, 1), got {cfg.warmup_ratio}")
-    on_cpu = device == "cpu"
-    return TrainingArguments(
-        output_dir=str(out_dir / "checkpoints"),
-        per_device_train_batch_size=cfg.batch_size,
-        gradient_accumulation_steps=cfg.grad_accum,
-        num_train_epochs=cfg.epochs,
-        max_steps=cfg.max_steps,
-        learning_rate=cfg.learning_rate,
-        warmup_steps=cfg.warmup_ratio,  # a float in [0, 1) is a ratio of the total steps
-        weight_decay=cfg.weight_decay,
-        lr_scheduler_type=cfg.lr_scheduler,
-        max_grad_norm=cfg.max_grad_norm,
-        logging_strategy="steps",
-        logging_steps=cfg.logging_steps,
-        # A checkpoint at every dev evaluation, so the best one can be restored.
-        save_strategy="steps",
+def trainer_settings(cfg: StudentTrainConfig, out_dir: Path, progress: bool) -> TrainerSettings:
+    """A student's optimisation: checkpoints at every dev evaluation, so the best one can
+    be restored."""
+    return TrainerSettings(
+        output_dir=out_dir / "checkpoints",
         save_steps=cfg.eval_steps,
-        save_total_limit=cfg.save_total_limit,
-        eval_strategy="no",  # dev evaluation is ours: DevEvaluationCallback
-        report_to=list(cfg.report_to) or "none",
-        seed=cfg.seed,
+        report_to=tuple(cfg.report_to),
         data_seed=cfg.seed,
-        use_cpu=on_cpu,
-        ddp_backend="gloo" if on_cpu and is_distributed_launch() else None,
-        remove_unused_columns=False,
-        label_names=["labels"],
-        dataloader_num_workers=0,
-        disable_tqdm=not progress,
-        **precision_flags(cfg.precision, device),
+        progress=progress,
+        **{name: getattr(cfg, name) for name in SETTINGS_FIELDS},
+    )
+
+
+def make_trainer(
+    model: StudentWithLoss,
+    args: Any,
+    groups: Sequence[QueryGroup],
+    collator: QueryGroupCollator | None = None,
+) -> Any:
+    """The :func:`_trainer_class` Trainer of ``model`` on the query ``groups``."""
+    return _trainer_class()(
+        model=model,
+        args=args,
+        train_dataset=QueryGroupDataset(groups),
+        data_collator=collator or QueryGroupCollator(model.student),
     )
 
 
@@ -283,7 +291,8 @@ def model_card(
     return {
         "teacher": sorted({f"{r.method}:{r.teacher}" for r in labels}),
         "data": {
-            "queries": len(groups),
+            "queries": len({g.qid for g in groups}),
+            "groups": len(groups),
             "documents": sum(len(g) for g in groups),
             "group_size": cfg.group_size,
             "targets": cfg.targets,
@@ -332,17 +341,13 @@ def train_student(
         cfg.seed,
         cfg.sampling,
         cfg.groups_per_query,
+        known_positive=cfg.known_positive,
     )
     if student is None:
         student = build_student(cfg)
     loss = build_loss(cfg.loss, student, **loss_hyperparameters(cfg))
-    args = training_arguments(cfg, out_dir, device, progress)
-    trainer = _trainer_class()(
-        model=StudentWithLoss(student, loss),
-        args=args,
-        train_dataset=QueryGroupDataset(groups),
-        data_collator=QueryGroupCollator(student),
-    )
+    args = training_arguments(trainer_settings(cfg, out_dir, progress), device)
+    trainer = make_trainer(StudentWithLoss(student, loss, cfg.length_buckets), args, groups)
     if dev_evaluate is not None:
         callback = _callback_class()(trainer, dev_evaluate, cfg.eval_metric, cfg.eval_steps)
         trainer.add_callback(callback)
@@ -369,13 +374,3 @@ def train_student(
     if args.world_size > 1:
         torch.distributed.barrier()
     return TrainResult(model_dir=model_dir, metrics=metrics, history=list(state.log_history))
-
-
-def is_distributed_launch() -> bool:
-    """True inside ``torchrun`` / ``accelerate launch`` (one of several processes)."""
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1
-
-
-def is_main_process() -> bool:
-    """True on rank 0 of a launched job, and in any single-process run."""
-    return int(os.environ.get("RANK", "0")) == 0

@@ -1,8 +1,10 @@
 """LLM backends behind one protocol (:class:`~.base.LLMBackend`), chosen by name.
 
-The registry maps a :class:`~rankdistill.labeling.config.BackendConfig` ``kind`` to a
-factory. Each factory imports its backend module (and so torch, llama.cpp, httpx or vLLM)
-only when called, so importing this package stays cheap.
+The registry (:data:`~.base.BACKENDS`) maps a
+:class:`~rankdistill.labeling.config.BackendConfig` ``kind`` to a factory; a new backend
+is one module plus one :func:`register_backend` call. Each factory imports its backend
+module (and so torch, llama.cpp, httpx or vLLM) only when called, so importing this
+package stays cheap.
 
     >>> backend = build_backend(BackendConfig(kind="llama-cpp", model="smollm2-135m"))
     >>> backend = build_backend(cfg, cache_path=Path("work/llm_cache.sqlite"))  # cached
@@ -10,14 +12,15 @@ only when called, so importing this package stays cheap.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from rankdistill.labeling.backends.base import (
+    BACKENDS,
     ChatMessages,
     Generation,
     LLMBackend,
     TokenScores,
+    register_backend,
 )
 from rankdistill.labeling.backends.errors import BackendError, BackendNotInstalledError
 from rankdistill.labeling.config import BackendConfig
@@ -47,12 +50,10 @@ def _build_vllm(cfg: BackendConfig) -> LLMBackend:
     return VLLMBackend(cfg)
 
 
-BACKENDS: dict[str, Callable[[BackendConfig], LLMBackend]] = {
-    "transformers": _build_transformers,
-    "llama-cpp": _build_llamacpp,
-    "openai": _build_openai,
-    "vllm": _build_vllm,
-}
+register_backend("transformers", _build_transformers)
+register_backend("llama-cpp", _build_llamacpp)
+register_backend("openai", _build_openai)
+register_backend("vllm", _build_vllm)
 
 
 def build_backend(cfg: BackendConfig, cache_path: str | Path | None = None) -> LLMBackend:
@@ -62,13 +63,7 @@ def build_backend(cfg: BackendConfig, cache_path: str | Path | None = None) -> L
     :class:`~rankdistill.labeling.cache.CachedBackend` on that SQLite file, so repeated
     and resumed runs never pay for the same call twice.
     """
-    try:
-        factory = BACKENDS[cfg.kind]
-    except KeyError:
-        raise ValueError(
-            f"unknown LLM backend {cfg.kind!r}; choose one of {', '.join(BACKENDS)}"
-        ) from None
-    backend = factory(cfg)
+    backend = BACKENDS.require(cfg.kind)(cfg)
     if cache_path is None:
         return backend
     from rankdistill.labeling.cache import CachedBackend
@@ -86,4 +81,5 @@ __all__ = [
     "LLMBackend",
     "TokenScores",
     "build_backend",
+    "register_backend",
 ]

@@ -7,9 +7,11 @@ so labelling cost is measured the same way on every backend.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
+
+from rankdistill.registry import Registry
 
 ChatMessages = list[dict[str, str]]  # [{"role": "system"|"user"|"assistant", "content": ...}]
 
@@ -23,6 +25,8 @@ class Generation:
     completion_tokens: int
     finish_reason: str | None = None
     cached: bool = False
+    # Summed log-probability of the completion's tokens, when the backend reports it.
+    logprob: float | None = None
 
 
 @dataclass
@@ -53,3 +57,13 @@ class LLMBackend(Protocol):
     def count_tokens(self, messages: ChatMessages) -> int: ...
 
     def close(self) -> None: ...
+
+
+# kind -> factory(BackendConfig) -> LLMBackend. A factory imports its backend's library
+# only when called, so importing the registry stays light.
+BACKENDS: Registry[Callable[[Any], LLMBackend]] = Registry("LLM backend")
+
+
+def register_backend(kind: str, factory: Callable[[Any], LLMBackend]) -> None:
+    """Make ``labeling.backend.kind: KIND`` (and ``--backend KIND``) build with ``factory``."""
+    BACKENDS.register(kind, factory)

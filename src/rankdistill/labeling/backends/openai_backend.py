@@ -240,21 +240,24 @@ class OpenAIBackend:
         self, prompts: Sequence[ChatMessages], max_new_tokens: int, temperature: float = 0.0
     ) -> list[Generation]:
         def one(messages: ChatMessages) -> Generation:
-            data = self._post(
-                {
-                    "model": self.cfg.model,
-                    "messages": messages,
-                    self.cfg.token_limit_field: max_new_tokens,
-                    "temperature": temperature,
-                }
-            )
+            body: dict[str, Any] = {
+                "model": self.cfg.model,
+                "messages": messages,
+                self.cfg.token_limit_field: max_new_tokens,
+                "temperature": temperature,
+            }
+            if self.cfg.generation_logprobs:
+                body["logprobs"] = True
+            data = self._post(body)
             content = self._field(data, "choices.0.message").get("content")
             prompt_tokens, completion_tokens = self._usage(data)
+            tokens = (self._field(data, "choices.0").get("logprobs") or {}).get("content")
             return Generation(
                 text=content if isinstance(content, str) else "",
                 prompt_tokens=prompt_tokens,
                 completion_tokens=completion_tokens,
                 finish_reason=self._field(data, "choices.0").get("finish_reason"),
+                logprob=sum(float(t["logprob"]) for t in tokens) if tokens else None,
             )
 
         return self._map(one, prompts)

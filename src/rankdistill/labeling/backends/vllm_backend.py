@@ -97,10 +97,8 @@ class VLLMBackend:
     def next_token_logprobs(
         self, prompts: Sequence[ChatMessages], candidates: Sequence[str]
     ) -> list[TokenScores]:
-        """Exact log-probability of each candidate as the reply's first token.
-
-        A candidate's value is the logsumexp over its first-token variants (``"Yes"`` and
-        ``" Yes"``), i.e. the log of their summed probability (see ``_tokens``).
+        """Exact log-probability of each candidate as the reply's first token, summed over
+        its first-token variants as the transformers backend does (``hf_candidate_variant_table``).
         """
         variants = hf_candidate_variant_table(self.tokenizer, candidates)
         token_ids = sorted({t for ids in variants.values() for t in ids})

@@ -1,39 +1,37 @@
 """Labelling methods: each labels one query's candidates into a ``LabelRecord``.
 
-:data:`METHODS` maps the ``labeling.method`` names to classes; :func:`build_method`
-constructs one from a :class:`~rankdistill.labeling.config.LabelingConfig`.
+:data:`METHODS` maps the ``labeling.method`` names to :class:`~.base.MethodEntry`
+(class, builder, capabilities); :func:`build_method` constructs one from a
+:class:`~rankdistill.labeling.config.LabelingConfig`. A new method is one module plus one
+:func:`register_method` call.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from rankdistill.labeling.backends.base import LLMBackend
 from rankdistill.labeling.config import LabelingConfig
-from rankdistill.labeling.methods.base import LabelMethod
+from rankdistill.labeling.methods.base import METHODS, LabelMethod, MethodEntry, register_method
+from rankdistill.labeling.methods.cascade import CascadeLabeler, build_cascade
 from rankdistill.labeling.methods.pointwise import PointwiseGradedLabeler, PointwiseYesNoLabeler
 from rankdistill.labeling.methods.ranker import RankerTeacher
 from rankdistill.labeling.methods.rationales import RationaleWriter, WithRationales
 from rankdistill.labeling.methods.rradistill import RRADistillLabeler
+from rankdistill.labeling.methods.run_labels import RunLabeler, build_run_labeler
 from rankdistill.labeling.methods.sliding_window import SlidingWindowLabeler
 from rankdistill.labeling.prompts import load_template
 from rankdistill.scoring import Scorer
 
-METHODS: dict[str, type] = {
-    "rradistill": RRADistillLabeler,
-    "slidingwindow": SlidingWindowLabeler,
-    "pointwise": PointwiseYesNoLabeler,
-    "pointwise-graded": PointwiseGradedLabeler,
-    "ranker": RankerTeacher,
-}
-
-# Methods that need no LLM (the runner then builds no backend).
-LLM_FREE_METHODS = frozenset({"ranker"})
-
 
 def method_needs_llm(cfg: LabelingConfig) -> bool:
-    return cfg.method not in LLM_FREE_METHODS or cfg.rationales
+    return METHODS.require(cfg.method).needs_llm or cfg.rationales
+
+
+def candidate_depth(cfg: LabelingConfig) -> int:
+    """How many first-stage candidates per query the configured method looks at."""
+    return METHODS.require(cfg.method).depth(cfg)
 
 
 def _listwise_tokens(cfg: LabelingConfig) -> int:
@@ -115,13 +113,39 @@ def _ranker(
     )
 
 
-_BUILDERS: dict[str, Callable[..., LabelMethod]] = {
-    "rradistill": _rradistill,
-    "slidingwindow": _sliding,
-    "pointwise": _pointwise,
-    "pointwise-graded": _pointwise_graded,
-    "ranker": _ranker,
-}
+register_method("rradistill", RRADistillLabeler, _rradistill)
+register_method(
+    "slidingwindow",
+    SlidingWindowLabeler,
+    _sliding,
+    reads_first_stage=True,
+    depth=lambda cfg: cfg.sliding_candidates,
+)
+register_method("pointwise", PointwiseYesNoLabeler, _pointwise, parses_answers=False)
+register_method("pointwise-graded", PointwiseGradedLabeler, _pointwise_graded)
+register_method(
+    "ranker",
+    RankerTeacher,
+    _ranker,
+    needs_llm=False,
+    parses_answers=False,
+    uses_ranker_models=True,
+)
+register_method("run", RunLabeler, build_run_labeler, needs_llm=False, parses_answers=False)
+register_method("cascade", CascadeLabeler, build_cascade)
+
+
+class _LlmFreeMethods:
+    """The registered methods that need no LLM (read live from :data:`METHODS`)."""
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name in METHODS and not METHODS[name].needs_llm
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([n for n in METHODS if n in self])
+
+
+LLM_FREE_METHODS = _LlmFreeMethods()
 
 
 def _need(backend: LLMBackend | None, cfg: LabelingConfig) -> LLMBackend:
@@ -139,9 +163,8 @@ def build_method(
 ) -> LabelMethod:
     """The configured method; with ``cfg.rationales`` wrapped to also write rationales
     (with ``rationale_backend``, or the teacher's backend when it is ``None``)."""
-    if cfg.method not in _BUILDERS:
-        raise ValueError(f"unknown labelling method {cfg.method!r}; use one of {sorted(METHODS)}")
-    method = _BUILDERS[cfg.method](cfg, backend, ranker_scorers=ranker_scorers)
+    entry = METHODS.require(cfg.method)
+    method = entry.build(cfg, backend, ranker_scorers=ranker_scorers)
     if cfg.rationales:
         writer_backend = rationale_backend or backend
         if writer_backend is None:
@@ -160,6 +183,7 @@ __all__ = [
     "LLM_FREE_METHODS",
     "METHODS",
     "LabelMethod",
+    "MethodEntry",
     "PointwiseGradedLabeler",
     "PointwiseYesNoLabeler",
     "RRADistillLabeler",
@@ -168,5 +192,7 @@ __all__ = [
     "SlidingWindowLabeler",
     "WithRationales",
     "build_method",
+    "candidate_depth",
     "method_needs_llm",
+    "register_method",
 ]

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Mapping
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
 
 from rankdistill.data.records import Document, LabelRecord, Query
 from rankdistill.labeling.backends.base import Generation, TokenScores
+from rankdistill.registry import Registry
 
 Corpus = Mapping[str, Document]
 
@@ -64,3 +66,40 @@ def document_text(corpus: Corpus, docid: str) -> str:
     if docid not in corpus:
         raise KeyError(f"candidate document {docid!r} is not in the corpus")
     return corpus[docid].full_text
+
+
+@dataclass(frozen=True)
+class MethodEntry:
+    """A registered labelling method: its class, its builder and what it can do.
+
+    ``build(cfg, backend, ranker_scorers=..., **_)`` returns the method for a
+    :class:`~rankdistill.labeling.config.LabelingConfig`. ``needs_llm``: the runner builds
+    an LLM backend for it. ``parses_answers``: it reads free-text LLM answers, so the
+    label-quality gates (parse problems, missing rate) apply; score-only methods and
+    ranker teachers are exempt. ``uses_ranker_models``: it scores with
+    ``labeling.ranker_models``, which the caller builds. ``reads_first_stage``: the
+    pipeline hands it the first-stage ranking instead of the pre-ranker's (RankGPT's
+    sliding window slides over the first stage, as in its paper). ``depth``: how many
+    candidates per query it looks at.
+    """
+
+    cls: type
+    build: Callable[..., LabelMethod]
+    needs_llm: bool = True
+    parses_answers: bool = True
+    uses_ranker_models: bool = False
+    reads_first_stage: bool = False
+    depth: Callable[[Any], int] = field(default=lambda cfg: cfg.prerank.candidates)
+
+    @property
+    def uses_prerank(self) -> bool:
+        """The labelling runner pre-ranks its candidates itself (the class says so)."""
+        return bool(self.cls.uses_prerank)
+
+
+METHODS: Registry[MethodEntry] = Registry("labelling method")
+
+
+def register_method(name: str, cls: type, build: Callable[..., LabelMethod], **caps: Any) -> None:
+    """Make ``labeling.method: NAME`` build ``cls`` through ``build`` (see MethodEntry)."""
+    METHODS.register(name, MethodEntry(cls, build, **caps))

@@ -1,0 +1,252 @@
+"""The learning curve over training queries: real, SQuAD and generated (cropped) queries.
+
+Each point of the curve is one run of the shipped ``trec-dl-scale`` config, its
+``generate`` stage's sources cut to the point's counts (``point_config``):
+
+- ``real``: the 129 unjudged DL 2021 + 2022 queries with their BM25 top-100 (``data.train``);
+- ``squad``: SQuAD v1.1 dev questions; candidates are BM25's top-``k`` over its 2,067
+  paragraphs; the question's own paragraph is a known positive;
+- ``crop``: queries cropped from passages of the pooled DL 2021 + 2022 corpus (every
+  passage of the BM25, RM3 and SPLADE files, deduplicated), filtered for round-trip
+  consistency and near duplicates; candidates are BM25's top-``k`` over that pool; the
+  source passage is a known positive.
+
+The generate stage keeps the evaluation data out of both sources by construction (DL 2020
+and NFCorpus docids, passage texts and query texts). The teacher (the MiniLM bi-encoder,
+as in the shipped ``trec-dl`` recipe) labels every candidate; one MiniLM cross-encoder
+student trains on the labels through ``rankdistill run`` (so a killed point resumes from
+its checkpoints) and is evaluated on DL 2020 (BM25 top-100) and on NFCorpus test (BM25
+top-100 over its corpus), beside BM25 and the teacher.
+
+Usage: ``python benchmarks/data_scale.py --points real,real+squad1k [--out runs/data-scale]``.
+Results accumulate in ``benchmarks/results/data_scale.json`` (one entry per point).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rankdistill.data.records import RankingData, Run
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+RESULTS = ROOT / "benchmarks" / "results" / "data_scale.json"
+CONFIG = "trec-dl-scale"
+
+
+@dataclass(frozen=True)
+class Point:
+    """One training set of the curve and how its student trains."""
+
+    real: bool = True
+    squad: int = 0
+    crop: int = 0
+    candidates: int = 30  # BM25 candidates labelled per synthetic / SQuAD query
+    group_size: int = 8
+    epochs: float = 1.0
+    max_steps: int = -1
+    learning_rate: float = 7e-5
+    max_length: int = 128
+    batch_size: int = 4
+
+
+POINTS: dict[str, Point] = {
+    "real": Point(),
+    "real+squad1k": Point(squad=1000),
+    "real+crop1k": Point(crop=1000),
+    "real+squad2k+crop2k": Point(squad=2000, crop=2000),
+    "real+squad4k+crop4k": Point(squad=4000, crop=4000),
+}
+
+
+def point_sources(point: Point, shipped: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The shipped config's sources cut to the point's counts (a count of 0 drops one)."""
+    counts = {"squad": point.squad, "crop": point.crop}
+    sources = []
+    for source in shipped:
+        n = counts.get(source["name"], 0)
+        if not n:
+            continue
+        source = {**source, "max_queries": n, "candidates": point.candidates}
+        if source.get("generation") is not None:
+            # Crops of twice as many passages as the budget: the filters drop some.
+            source["generation"] = {**source["generation"], "max_passages": 2 * n}
+        sources.append(source)
+    return sources
+
+
+def point_config(name: str, point: Point, out: Path) -> Any:
+    """The shipped ``trec-dl-scale`` config with the point's counts and student."""
+    from rankdistill.config import load_config
+
+    shipped = load_config(CONFIG).model_dump(mode="json")
+    student = {
+        **shipped["training"]["students"][0],
+        "epochs": point.epochs,
+        "max_steps": point.max_steps,
+        "group_size": point.group_size,
+        "batch_size": point.batch_size,
+        "max_length": point.max_length,
+        "learning_rate": point.learning_rate,
+    }
+    overrides = [
+        f"name={name}",
+        f"output_dir={out / name}",
+        "selection.enabled=false",
+        "generate.sources=" + json.dumps(point_sources(point, shipped["generate"]["sources"])),
+        f"training.students=[{json.dumps(student)}]",
+    ]
+    if not point.real:
+        overrides.append("data.train=" + json.dumps({"format": "none", "split": "train"}))
+    return load_config(CONFIG, overrides)
+
+
+def nfcorpus_scores(model_dir: Path | None, out: Path, device: str) -> dict[str, float]:
+    """nDCG@10 on NFCorpus test re-ranking BM25's top 100: BM25, the teacher and a student."""
+    from rankdistill.data.beir import read_beir
+    from rankdistill.data.trec import read_trec_run, write_trec_run
+    from rankdistill.evaluation.metrics import evaluate_run
+    from rankdistill.retrieval.bm25 import BM25Retriever
+    from rankdistill.retrieval.config import RetrievalConfig
+    from rankdistill.scoring import rerank_run
+
+    data = read_beir(DATA / "nfcorpus" / "test", "test")
+    cache = out / "nfcorpus"
+    cache.mkdir(parents=True, exist_ok=True)
+    runs: dict[str, Run] = {}
+    bm25_path = cache / "bm25.trec"
+    if not bm25_path.is_file():
+        retriever = BM25Retriever(RetrievalConfig(k=100)).index(data.corpus)
+        write_trec_run(retriever.retrieve(data.queries, 100), bm25_path, tag="bm25")
+    runs["bm25"] = read_trec_run(bm25_path)
+    data = RankingData(data.queries, data.corpus, runs["bm25"], data.qrels)
+    teacher_path = cache / "teacher.trec"
+    if not teacher_path.is_file():
+        from rankdistill.scoring import build_scorer
+
+        scorer = build_scorer("bi-encoder:minilm-l6", device, data)
+        write_trec_run(rerank_run(scorer, data, k=100), teacher_path, tag="teacher")
+    runs["teacher"] = read_trec_run(teacher_path)
+    if model_dir is not None:
+        from rankdistill.students import load_student
+
+        runs["student"] = rerank_run(load_student(model_dir, device), data, k=100)
+    assert data.qrels is not None
+    return {
+        name: evaluate_run(run, data.qrels, ["nDCG@10"]).aggregate["nDCG@10"]
+        for name, run in runs.items()
+    }
+
+
+def source_counts(p: Any) -> dict[str, int]:
+    """Training queries per source of a finished run (``real``: data.train's)."""
+    from rankdistill.pipeline import GENERATE, SELECT
+
+    counts = (
+        {"real": len(p.output(SELECT).train_qids)} if p.config.data.train.format != "none" else {}
+    )
+    counts.update({s.name: s.queries for s in p.output(GENERATE).sources})
+    return counts
+
+
+def run_point(name: str, out: Path, device: str) -> dict[str, Any]:
+    from rankdistill.pipeline import EVALUATE, run_pipeline
+
+    point = POINTS[name]
+    config = point_config(name, point, out).model_copy(update={"device": device})
+    p = run_pipeline(config, base_dir=ROOT, until="evaluate")
+    counts = source_counts(p)
+    evaluated = p.output(EVALUATE).systems
+    trained = p.summary("train")["students"]
+    student_name, student = next(iter(trained.items()))
+    nf = nfcorpus_scores(Path(student["model_dir"]), out, p.device)
+    dl20 = {s: evaluated[s]["nDCG@10"] for s in ("first-stage", "teacher", student_name)}
+    return {
+        "point": name,
+        "config": point.__dict__,
+        "training_queries": sum(counts.values()),
+        "queries_per_source": counts,
+        "train_seconds": student["seconds"],
+        "dl20": {
+            "bm25": dl20["first-stage"],
+            "teacher": dl20["teacher"],
+            "student": dl20[student_name],
+        },
+        "nfcorpus": nf,
+        "student_over_teacher_dl20": dl20[student_name] / dl20["teacher"],
+        "student_over_teacher_nfcorpus": nf["student"] / nf["teacher"],
+    }
+
+
+def save(entry: dict[str, Any]) -> None:
+    results = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.is_file() else {}
+    results.setdefault("points", {})[entry["point"]] = entry
+    results["machine"] = {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "load_average_before": os.getloadavg(),
+    }
+    best = max(results["points"].values(), key=lambda e: e["dl20"]["student"])
+    results["best_point"] = best["point"]
+    results["student_over_teacher_dl20"] = best["student_over_teacher_dl20"]
+    results["student_over_teacher_nfcorpus"] = best["student_over_teacher_nfcorpus"]
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    plot(results, RESULTS.with_suffix(".png"))
+
+
+def plot(results: dict[str, Any], path: Path) -> Path:
+    """Student nDCG@10 against training queries, teacher and BM25 as reference lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = sorted(results["points"].values(), key=lambda e: e["training_queries"])
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharex=True)
+    panels = ((axes[0], "dl20", "TREC DL 2020"), (axes[1], "nfcorpus", "NFCorpus test"))
+    for ax, key, title in panels:
+        xs = [e["training_queries"] for e in points]
+        ax.plot(xs, [e[key]["student"] for e in points], "o-", label="cross-encoder student")
+        for e in points:
+            ax.annotate(e["point"], (e["training_queries"], e[key]["student"]), fontsize=7)
+        ax.axhline(points[-1][key]["teacher"], color="tab:green", ls="--", label="teacher")
+        ax.axhline(points[-1][key]["bm25"], color="tab:gray", ls=":", label="BM25")
+        ax.set_xscale("log")
+        ax.set_title(title)
+        ax.set_xlabel("training queries")
+        ax.set_ylabel("nDCG@10")
+    axes[0].legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--points", default="real", help=f"comma-separated: {', '.join(POINTS)}")
+    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "data-scale")
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args()
+    if not DATA.is_dir():
+        raise SystemExit(f"{DATA} is missing: the data-scale benchmark needs ../shared/data")
+    for name in args.points.split(","):
+        if name not in POINTS:
+            raise SystemExit(f"unknown point {name!r} (known: {', '.join(POINTS)})")
+        start = time.perf_counter()
+        entry = run_point(name, args.out, args.device)
+        entry["wall_seconds"] = round(time.perf_counter() - start, 1)
+        save(entry)
+        print(json.dumps(entry, indent=2))
+
+
+if __name__ == "__main__":
+    main()

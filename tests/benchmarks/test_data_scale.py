@@ -1,0 +1,67 @@
+"""The learning-curve benchmark's config building (a real point takes hours)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from rankdistill.config import load_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _data_scale() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "data_scale", ROOT / "benchmarks" / "data_scale.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses resolve their module by name
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_point_is_the_shipped_scale_config_with_its_counts(tmp_path: Path) -> None:
+    bench = _data_scale()
+    shipped = load_config("trec-dl-scale")
+    cfg = bench.point_config("real+squad2k+crop2k", bench.POINTS["real+squad2k+crop2k"], tmp_path)
+    assert cfg.name == "real+squad2k+crop2k"
+    assert cfg.run_dir == tmp_path / "real+squad2k+crop2k"
+    assert cfg.data.train == shipped.data.train and cfg.data.dev == shipped.data.dev
+    assert cfg.generate.exclude == shipped.generate.exclude
+    by_name = {s.name: s for s in cfg.generate.sources}
+    assert sorted(by_name) == ["crop", "squad"]
+    assert by_name["crop"].max_queries == by_name["squad"].max_queries == 2000
+    assert by_name["crop"].candidates == by_name["squad"].candidates == 30
+    crop = by_name["crop"].generation
+    assert crop is not None and crop.method == "crop" and crop.max_passages == 4000
+    assert by_name["crop"].corpus == shipped.generate.sources[0].corpus
+    assert by_name["squad"].generation is None
+    assert cfg.labeling == shipped.labeling and not cfg.selection.enabled
+    (student,) = cfg.training.students
+    point = bench.Point()
+    assert (student.group_size, student.batch_size, student.max_length) == (
+        point.group_size,
+        point.batch_size,
+        point.max_length,
+    )
+    assert (student.learning_rate, student.epochs, student.max_steps) == (
+        point.learning_rate,
+        point.epochs,
+        point.max_steps,
+    )
+    assert (student.groups_per_query, student.eval_steps, student.precision) == (1, 300, "fp32")
+
+
+def test_a_point_without_a_source_has_no_generate_work_and_one_without_real_queries_no_train(
+    tmp_path: Path,
+) -> None:
+    bench = _data_scale()
+    real = bench.point_config("real", bench.POINTS["real"], tmp_path)
+    assert real.generate.sources == []
+    squad_only = bench.point_config("s", bench.Point(real=False, squad=10, candidates=5), tmp_path)
+    assert squad_only.data.train.format == "none"
+    (squad,) = squad_only.generate.sources
+    assert (squad.name, squad.max_queries, squad.candidates) == ("squad", 10, 5)
