@@ -156,7 +156,8 @@ def test_registered_entries_validate_are_offered_and_work(plugins: None, tmp_pat
     backend = build_backend(cfg.labeling.backend)
     assert isinstance(backend, EchoBackend) and backend.count_tokens([{"content": "a b"}]) == 2
     method = build_method(cfg.labeling)
-    assert isinstance(method, ReverseLabeler) and method.candidate_depth == 30
+    depth = cfg.labeling.prerank.candidates  # the method is built with the config's depth
+    assert isinstance(method, ReverseLabeler) and method.candidate_depth == depth
     target = export_model(tmp_path / "student", tmp_path / "out", "text", opset=11)
     assert (target / "model.txt").read_text() == "student opset=11"
 

@@ -174,7 +174,8 @@ def convert(
     k: int | None = typer.Option(
         None, "--k", help="rankllm output: keep the top-k candidates per query."
     ),
-    load_data: DataLoader = None,  # type: ignore[assignment]  # the input options
+    *,
+    load_data: DataLoader,  # from the input options
 ) -> None:
     """Convert a dataset between formats (rank_llm JSON, TREC run/qrels + TSV, JSONL).
 
@@ -196,8 +197,9 @@ def convert(
 @_with_selection_options
 def stats(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
-    selection: SelectionFlags = None,  # type: ignore[assignment]  # the selection options
-    load_data: DataLoader = None,  # type: ignore[assignment]  # the input options
+    *,
+    selection: SelectionFlags,  # from the selection options
+    load_data: DataLoader,  # from the input options
 ) -> None:
     """Queries, documents, candidates per query, qrels grade histogram, segment counts."""
     import json
@@ -244,8 +246,9 @@ def select(
     keep: list[str] | None = typer.Option(
         None, "--keep", help="Segment to keep (repeatable; default: all). RRADistill: --keep tail."
     ),
-    selection: SelectionFlags = None,  # type: ignore[assignment]  # the selection options
-    load_data: DataLoader = None,  # type: ignore[assignment]  # the input options
+    *,
+    selection: SelectionFlags,  # from the selection options
+    load_data: DataLoader,  # from the input options
 ) -> None:
     """Assign head / torso / tail segments and write the kept queries as JSONL."""
     from collections import Counter
@@ -289,7 +292,8 @@ def simulate_clicks_command(
     eta: float = typer.Option(
         1.0, "--eta", help="PBM position-bias exponent: P(examine rank r) = (1/r)^eta."
     ),
-    load_data: DataLoader = None,  # type: ignore[assignment]  # the input options
+    *,
+    load_data: DataLoader,  # from the input options
 ) -> None:
     """Simulate a position-biased click log from graded qrels (for DisRanker's CPT stage)."""
     from rankdistill.data.clicks import simulate_clicks, write_click_log

@@ -28,7 +28,7 @@ def add_options(
         if p.name not in replaced
     ]
     added = [
-        inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=opt, annotation=t)
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=opt, annotation=t)
         for name, t, opt in options
     ]
 
