@@ -124,7 +124,7 @@ def _help(*command: str) -> str:
 
 
 def test_unregistered_names_are_rejected_and_not_offered() -> None:
-    for override in PLUGIN_CONFIG:
+    for override in [*PLUGIN_CONFIG, "teacher.sft.loss=squared-gap"]:
         with pytest.raises(ConfigError, match="unknown"):
             load_config("demo", [override])
     assert "squared-gap" not in _help("train") and "tiny-student" not in _help("train")
@@ -135,6 +135,8 @@ def test_unregistered_names_are_rejected_and_not_offered() -> None:
 def test_registered_entries_validate_are_offered_and_work(plugins: None, tmp_path: Path) -> None:
     cfg = load_config("demo", PLUGIN_CONFIG)
     assert cfg.training.students[0].loss == "squared-gap"
+    # The DisRanker teacher's SFT takes its loss from the same registry.
+    assert load_config("demo", ["teacher.sft.loss=squared-gap"]).teacher.sft.loss == "squared-gap"
     assert cfg.labeling.method == "reverse" and cfg.labeling.backend.kind == "echo"
     # The capability check uses the new format's own answer: a plain cross-encoder cannot.
     with pytest.raises(ConfigError, match=r"export\.formats: text cannot export training\.stud"):

@@ -187,7 +187,18 @@ def load_config(
     try:
         return RunConfig.model_validate(data, context={SECTION_ONLY: section_only})
     except ValidationError as exc:
-        raise ConfigError(f"{label}: {describe_validation_error(exc)}") from exc
+        where = _override_of(exc, overrides or []) or label
+        raise ConfigError(f"{where}: {describe_validation_error(exc)}") from exc
+
+
+def _override_of(exc: ValidationError, overrides: list[str]) -> str | None:
+    """``--set KEY=VALUE`` when the first invalid field was set by that override: the user
+    reads what to change, not the file (or the defaults) it was applied to."""
+    field = ".".join(str(p) for p in exc.errors()[0]["loc"])
+    for item in reversed(overrides):  # the last override of a key is the one that counts
+        if item.partition("=")[0] == field:
+            return f"--set {item}"
+    return None
 
 
 def describe_validation_error(exc: ValidationError) -> str:

@@ -16,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rankdistill.cli.main import app
+from rankdistill.scoring_windows import MIN_WINDOW_TOKENS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -203,3 +204,79 @@ def test_serve_with_an_unset_api_key_variable_is_one_line(student: Path) -> None
     line = _error_line(done.stderr)
     assert done.returncode == 2
     assert variable in line and "api_key_env" in line
+
+
+NOT_AN_INT = "Input should be a valid integer, unable to parse string as an integer"
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ["label", "--set", "prerank.top_k=abc"],
+            f"error: --set labeling.prerank.top_k=abc: labeling.prerank.top_k: {NOT_AN_INT}",
+        ),
+        (
+            ["label", "--set", "labeling.top_k=5"],
+            "error: --set labeling.top_k=5: labeling.top_k: Extra inputs are not permitted",
+        ),
+        (
+            ["train", "--labels", "x.jsonl", "--set", "group_size=abc"],
+            "error: --set training.students.0.group_size=abc: "
+            f"training.students.0.group_size: {NOT_AN_INT}",
+        ),
+        (
+            ["teacher", "sft", "--set", "sft.margin=abc"],
+            "error: --set teacher.sft.margin=abc: teacher.sft.margin: "
+            "Input should be a valid number, unable to parse string as a number",
+        ),
+        (
+            ["generate", "crop:x", "--set", "per_passage=abc"],
+            f"error: --set generation.per_passage=abc: generation: per_passage: {NOT_AN_INT}",
+        ),
+    ],
+)
+def test_a_bad_set_override_names_it_and_the_field(
+    tmp_path: Path, args: list[str], expected: str
+) -> None:
+    data = tmp_path / "data.json"
+    data.write_text("[]", encoding="utf-8")
+    extra = ["--data", str(data)] if args[0] == "label" else []
+    code, stderr = _invoke([*args, *extra, "--out", str(tmp_path / "out")])
+    assert code == 2
+    assert _error_line(stderr) == expected
+    assert "pydantic" not in stderr and "http" not in stderr  # no raw pydantic text or link
+
+
+def test_a_bad_yaml_config_names_the_file_and_the_field(tmp_path: Path) -> None:
+    config = tmp_path / "mine.yaml"
+    config.write_text("labeling:\n  prerank:\n    top_k: abc\n", encoding="utf-8")
+    data = tmp_path / "data.json"
+    data.write_text("[]", encoding="utf-8")
+    code, stderr = _invoke(
+        ["label", "--config", str(config), "--data", str(data), "--out", str(tmp_path / "o")]
+    )
+    assert code == 2
+    assert _error_line(stderr) == f"error: {config}: labeling.prerank.top_k: {NOT_AN_INT}"
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ["--window-tokens", "4"],
+            f"error: --window-tokens: Input should be greater than or equal to {MIN_WINDOW_TOKENS}",
+        ),
+        (["--backend", "tf"], "error: --backend: choose one of torch, onnx, onnx-int8"),
+        (["--max-documents", "0", "--port", "x"], None),  # typer's own check of an integer
+    ],
+)
+def test_a_bad_serve_option_is_one_line(
+    tmp_path: Path, args: list[str], expected: str | None
+) -> None:
+    code, stderr = _invoke(["serve", str(tmp_path), *args])
+    assert code == 2
+    if expected is not None:
+        assert _error_line(stderr) == expected
+    else:
+        assert "--port" in stderr and "Traceback" not in stderr

@@ -14,7 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy import stats
-from tests.test_run_report import build_case, make_collection, make_inputs, section, tables
+from tests.evaluation.test_run_report import (
+    build_case,
+    make_collection,
+    make_inputs,
+    section,
+    tables,
+)
 
 from rankdistill.data.records import Qrels, Run
 from rankdistill.evaluation.metrics import evaluate_run

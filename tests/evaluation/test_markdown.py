@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.test_run_report import build_case, make_inputs, section
+from tests.evaluation.test_run_report import build_case, make_inputs, section
 
 from rankdistill.evaluation.reporting.document import Paragraph, Section
 from rankdistill.evaluation.reporting.html_page import render_html

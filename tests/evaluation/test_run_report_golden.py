@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
-from tests.test_run_report import LATENCY_ROWS, make_inputs
+from tests.evaluation.test_run_report import LATENCY_ROWS, make_inputs
 
 from rankdistill.evaluation.run_report import ReportInputs, build_run_report
 

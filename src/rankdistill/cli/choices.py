@@ -12,6 +12,8 @@ from typing import Any
 
 from typer.core import TyperCommand
 
+from rankdistill.cli.help import HelpCommand
+
 LOSSES = "rankdistill.losses:LOSSES"
 STUDENTS = "rankdistill.students:STUDENTS"
 METHODS = "rankdistill.labeling.methods:METHODS"
@@ -45,7 +47,7 @@ def choice_command(choices: dict[str, str]) -> type[TyperCommand]:
     """A command class whose options named in ``choices`` (parameter -> registry) list
     the registry's names in their help and are checked against them."""
 
-    class RegistryChoiceCommand(TyperCommand):
+    class RegistryChoiceCommand(HelpCommand):
         def format_help(self, ctx: Any, formatter: Any) -> None:
             # Read the registries only now: building the command tree stays cheap.
             for param in self.params:

@@ -16,6 +16,7 @@ from typing import Any, Literal, get_args
 
 import typer
 
+from rankdistill.cli.help import HelpCommand, HelpGroup
 from rankdistill.cli.options import add_options
 from rankdistill.data.config import DataFormat as InputFormat
 from rankdistill.data.config import SelectionConfig
@@ -25,44 +26,49 @@ OutputFormat = Literal["rankllm", "trec", "jsonl"]
 SegmentName = Literal["head", "torso", "tail"]
 
 data_app = typer.Typer(
+    cls=HelpGroup,
     name="data",
     help="Inspect and prepare data: convert formats, statistics, long-tail selection, clicks.",
     no_args_is_help=True,
 )
 
+CANDIDATES_HELP = (
+    "Candidate file(s): rank_llm JSON (rankllm) or a TREC run (trec/jsonl). Repeatable."
+)
+CORPUS_HELP = "Corpus file: JSONL, or TSV docid<TAB>text (or docid<TAB>title<TAB>text)."
+QUERY_LOG_HELP = "Query log with frequencies: TSV query<TAB>count or JSONL."
+
 # Input options shared by every command (one OptionInfo per option, reused).
 FORMAT_OPT = typer.Option(
-    "builtin",
-    "--format",
-    "-f",
-    help="Input format: builtin demo, rankllm JSON, trec, beir, jsonl, irds.",
+    "builtin", "--format", "-f", metavar="FORMAT", help="Input format (builtin: the demo data)."
 )
-PATH_OPT = typer.Option(None, "--path", help="BEIR folder (beir) or ir_datasets id (irds).")
-CANDIDATES_OPT = typer.Option(
-    None,
-    "--candidates",
-    "-c",
-    help="Candidate file(s): rank_llm JSON (rankllm) or a TREC run (trec/jsonl). Repeatable.",
+PATH_OPT = typer.Option(
+    None, "--path", metavar="PATH|ID", help="BEIR folder (beir) or ir_datasets id (irds)."
 )
-QUERIES_OPT = typer.Option(None, "--queries", help="Queries file: TSV qid<TAB>text or JSONL.")
-CORPUS_OPT = typer.Option(
-    None, "--corpus", help="Corpus file: TSV docid<TAB>[title<TAB>]text or JSONL."
-)
-QRELS_OPT = typer.Option(
-    None, "--qrels", help="Qrels: JSON {qid: {docid: grade}}, TREC or BEIR TSV."
-)
+
+
+def _file_option(*names: str, help: str) -> Any:
+    """An input file option, not given by default."""
+    return typer.Option(None, *names, metavar="PATH", help=help)
+
+
+CANDIDATES_OPT = _file_option("--candidates", "-c", help=CANDIDATES_HELP)
+QUERIES_OPT = _file_option("--queries", help="Queries file: TSV qid<TAB>text or JSONL.")
+CORPUS_OPT = _file_option("--corpus", help=CORPUS_HELP)
+QRELS_OPT = _file_option("--qrels", help="Qrels: JSON {qid: {docid: grade}}, TREC or BEIR TSV.")
 SPLIT_OPT = typer.Option(
     "dev", "--split", help="Split: train/dev for builtin, qrels split for BEIR."
 )
-MAX_QUERIES_OPT = typer.Option(None, "--max-queries", help="Keep only the first N queries.")
-QUERY_LOG_OPT = typer.Option(
-    None, "--query-log", help="Query log with frequencies: TSV query<TAB>count or JSONL."
+MAX_QUERIES_OPT = typer.Option(
+    None, "--max-queries", metavar="N", help="Keep only the first N queries."
 )
+QUERY_LOG_OPT = _file_option("--query-log", help=QUERY_LOG_HELP)
 # Selection options.
 # Not given (None): the default of rankdistill.data.config.SelectionConfig.
 BY_OPT = typer.Option(
     None,
     "--by",
+    metavar="RULE",
     help="Segment by frequency, by length, or auto (frequency if known; default: auto).",
 )
 HEAD_PCT_OPT = typer.Option(
@@ -166,10 +172,10 @@ def _selection(
     return SelectionConfig(**{k: v for k, v in given.items() if v is not None})
 
 
-@data_app.command("convert")
+@data_app.command("convert", cls=HelpCommand)
 @_with_input_options
 def convert(
-    to: OutputFormat = typer.Option(..., "--to", help="Output format: rankllm, trec or jsonl."),
+    to: OutputFormat = typer.Option(..., "--to", metavar="FORMAT", help="Output format."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder (created if missing)."),
     k: int | None = typer.Option(
         None, "--k", help="rankllm output: keep the top-k candidates per query."
@@ -192,7 +198,7 @@ def convert(
         typer.echo(str(file))
 
 
-@data_app.command("stats")
+@data_app.command("stats", cls=HelpCommand)
 @_with_input_options
 @_with_selection_options
 def stats(
@@ -236,7 +242,7 @@ def _print_stats_table(result: dict) -> None:
     Console().print(table)
 
 
-@data_app.command("select")
+@data_app.command("select", cls=HelpCommand)
 @_with_input_options
 @_with_selection_options
 def select(
@@ -244,7 +250,10 @@ def select(
         ..., "--out", "-o", help="Output JSONL of the kept queries, with 'segment'."
     ),
     keep: list[str] | None = typer.Option(
-        None, "--keep", help="Segment to keep (repeatable; default: all). RRADistill: --keep tail."
+        None,
+        "--keep",
+        metavar="SEGMENT",
+        help="Segment to keep (repeatable; default: all). RRADistill: --keep tail.",
     ),
     *,
     selection: SelectionFlags,  # from the selection options
@@ -272,7 +281,7 @@ def select(
     )
 
 
-@data_app.command("simulate-clicks")
+@data_app.command("simulate-clicks", cls=HelpCommand)
 @_with_input_options
 def simulate_clicks_command(
     out: Path = typer.Option(..., "--out", "-o", help="Click log to write (.jsonl, else TSV)."),

@@ -12,8 +12,9 @@ import os
 from typing import Any
 
 import typer
-from typer.core import TyperGroup
 from typer.exceptions import TyperException
+
+from rankdistill.cli.help import HelpGroup
 
 DEBUG_ENV = "RANKDISTILL_DEBUG"
 USER_ERROR_EXIT = 2
@@ -49,7 +50,7 @@ def one_line(message: str) -> str:
     return " ".join(message.split())
 
 
-class UserErrorGroup(TyperGroup):
+class UserErrorGroup(HelpGroup):
     """The command group of ``rankdistill``: user mistakes exit 2 with one line."""
 
     def invoke(self, ctx: Any) -> Any:

@@ -4,14 +4,29 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from rankdistill.cli.help import HelpCommand
 
 if TYPE_CHECKING:
     from rankdistill.data.records import Run
 
 DEFAULT_METRICS = "nDCG@10 RR(rel=2)@10 AP(rel=2) R@100 PNR"
+RUNS_HELP = "Run files (TREC or rank_llm JSON), optionally NAME=PATH. The first is the baseline."
+QRELS_HELP = "Qrels: TREC (qid 0 docid rel) or JSON."
+METRICS_HELP = "Space-separated ir-measures strings, plus PNR and PNR@k."
+SEGMENTS_HELP = "JSON qid -> segment (or the pipeline's {split: {qid: segment}})."
+SPLIT_HELP = "Split to read from a nested segments file (default: dev)."
+QUERIES_HELP = "Queries (.jsonl, .tsv, rank_llm .json) to segment by word count (--length-buckets)."
+BUCKETS_HELP = "Word-count bucket edges used with --queries."
+BASELINE_HELP = "Run name the others are tested against (default: the first)."
+TEST_HELP = "Paired significance test: ttest, wilcoxon or permutation."
+TIES_HELP = "PNR score ties: half, ignore or discordant."
+MISSING_HELP = "Judged queries absent from a run: ignore (trec_eval) or zero (trec_eval -c)."
+OUT_HELP = "Write eval.json, eval.md and the plots into this folder (default: print only)."
+JSON_HELP = "Print the results as JSON instead of a table."
 
 
 def split_run_argument(argument: str) -> tuple[str, Path]:
@@ -63,55 +78,26 @@ def _unique_names(arguments: list[str]) -> dict[str, Path]:
 
 
 def evaluate(
-    runs: list[str] = typer.Argument(
-        ...,
-        help="Run files (TREC or rank_llm JSON), optionally NAME=PATH. The first is the baseline.",
-    ),
-    qrels: Path = typer.Option(..., "--qrels", help="Qrels: TREC (qid 0 docid rel) or JSON."),
-    metrics: str = typer.Option(
-        DEFAULT_METRICS,
-        "--metrics",
-        "-m",
-        help="Space-separated ir-measures strings, plus PNR and PNR@k.",
-    ),
-    segments: Path | None = typer.Option(
-        None,
-        "--segments",
-        help="JSON qid -> segment (or the pipeline's {split: {qid: segment}}).",
-    ),
-    segment_split: str | None = typer.Option(
-        None, "--segment-split", help="Split to read from a nested segments file (default: dev)."
-    ),
-    queries: Path | None = typer.Option(
-        None,
-        "--queries",
-        help="Queries (.jsonl, .tsv, rank_llm .json) to segment by word count (--length-buckets).",
-    ),
-    length_buckets: str = typer.Option(
-        "3,5,8", "--length-buckets", help="Word-count bucket edges used with --queries."
-    ),
-    baseline: str | None = typer.Option(
-        None, "--baseline", help="Run name the others are tested against (default: the first)."
-    ),
-    test: str = typer.Option(
-        "ttest", "--test", help="Paired significance test: ttest, wilcoxon or permutation."
-    ),
-    pnr_ties: str = typer.Option(
-        "half", "--pnr-ties", help="PNR score ties: half, ignore or discordant."
-    ),
-    missing_queries: str = typer.Option(
-        "ignore",
-        "--missing-queries",
-        help="Judged queries absent from a run: ignore (trec_eval) or zero (trec_eval -c).",
-    ),
-    out: Path = typer.Option(
-        Path("eval"), "--out", "-o", help="Folder for eval.json, eval.md and the plots."
-    ),
-    as_json: bool = typer.Option(
-        False, "--json", help="Print the results as JSON instead of a table."
-    ),
+    runs: Annotated[list[str], typer.Argument(metavar="RUN...", help=RUNS_HELP)],
+    qrels: Annotated[Path, typer.Option("--qrels", metavar="PATH", help=QRELS_HELP)],
+    metrics: Annotated[
+        str, typer.Option("--metrics", "-m", metavar="'METRIC ...'", help=METRICS_HELP)
+    ] = DEFAULT_METRICS,
+    segments: Annotated[Path | None, typer.Option(metavar="PATH", help=SEGMENTS_HELP)] = None,
+    segment_split: Annotated[str | None, typer.Option(metavar="SPLIT", help=SPLIT_HELP)] = None,
+    queries: Annotated[Path | None, typer.Option(metavar="PATH", help=QUERIES_HELP)] = None,
+    length_buckets: Annotated[str, typer.Option(metavar="N,N,...", help=BUCKETS_HELP)] = "3,5,8",
+    baseline: Annotated[str | None, typer.Option(metavar="NAME", help=BASELINE_HELP)] = None,
+    test: Annotated[str, typer.Option(metavar="TEST", help=TEST_HELP)] = "ttest",
+    pnr_ties: Annotated[str, typer.Option(metavar="MODE", help=TIES_HELP)] = "half",
+    missing_queries: Annotated[
+        str, typer.Option(metavar="[ignore|zero]", help=MISSING_HELP)
+    ] = "ignore",
+    out: Annotated[Path | None, typer.Option("--out", "-o", metavar="PATH", help=OUT_HELP)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
-    """Evaluate runs against qrels; print a table and write JSON, Markdown and plots."""
+    """Evaluate runs against qrels and print a table; with --out, also write JSON, Markdown
+    and plots."""
     from rich.console import Console
 
     from rankdistill.data.qrels import read_qrels
@@ -127,8 +113,9 @@ def evaluate(
         report_dict,
         write_eval_outputs,
     )
+    from rankdistill.evaluation.reporting.comparisons import compare_with_baseline
     from rankdistill.evaluation.segments import per_segment
-    from rankdistill.evaluation.significance import TEST_METHODS, compare_runs
+    from rankdistill.evaluation.significance import TEST_METHODS
 
     _check_choice("--test", test, TEST_METHODS)
     _check_choice("--pnr-ties", pnr_ties, PNR_TIE_MODES)
@@ -150,11 +137,16 @@ def evaluate(
     }
     segment_of = _segment_map(segments, segment_split, queries, length_buckets)
     base = baseline or next(iter(results))
-    comparisons = compare_runs(results, baseline=base, method=test) if len(results) > 1 else {}
-    paths = write_eval_outputs(
-        results, out, segments=segment_of, baseline=base, comparisons=comparisons
+    comparisons = (
+        compare_with_baseline(results, baseline=base, method=test) if len(results) > 1 else {}
     )
-    paths["scores"] = plot_score_distributions(loaded, judgments, out / "score_distributions.png")
+    paths: dict[str, Path] = {}
+    if out is not None:
+        paths = write_eval_outputs(
+            results, out, segments=segment_of, baseline=base, comparisons=comparisons
+        )
+        scores_png = out / "score_distributions.png"
+        paths["scores"] = plot_score_distributions(loaded, judgments, scores_png)
     if as_json:
         tables = {n: per_segment(r, segment_of) for n, r in results.items()} if segment_of else None
         typer.echo(json.dumps(_jsonable(report_dict(results, comparisons, tables, base)), indent=2))
@@ -202,4 +194,4 @@ def _jsonable(value: Any) -> Any:
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
-    app.command("evaluate")(evaluate)
+    app.command("evaluate", cls=HelpCommand)(evaluate)

@@ -25,6 +25,7 @@ def export_command(
     formats: list[str] | None = typer.Option(
         None,
         "--format",
+        metavar="FORMAT",
         help="Export format; repeat for several (default: export.formats of the config "
         "defaults, those the student supports).",
     ),

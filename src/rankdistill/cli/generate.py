@@ -20,11 +20,20 @@ rerun the same command and finished passages are skipped, without repeating an L
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, get_args
+from typing import TYPE_CHECKING, Annotated, Any, get_args
 
 import typer
 
 from rankdistill.cli.choices import BACKENDS, choice_command
+from rankdistill.cli.options import (
+    BackendOption,
+    ModelOption,
+    ProgressOption,
+    config_option,
+    method_option,
+    out_option,
+    set_option,
+)
 from rankdistill.generation.config import GenerationConfig
 
 if TYPE_CHECKING:
@@ -36,14 +45,29 @@ if TYPE_CHECKING:
 METHODS = "rankdistill.generation.methods:GENERATION_METHODS"
 
 
-def _default(name: str) -> Any:
-    return GenerationConfig.model_fields[name].default
-
-
 def _corpus_formats() -> tuple[str, ...]:
     from rankdistill.data.corpus import CorpusFormat
 
     return get_args(CorpusFormat)
+
+
+def _default(name: str) -> str:
+    return f" (default: {GenerationConfig.model_fields[name].default})"
+
+
+CORPUS_HELP = (
+    f"FORMAT:PATH[,PATH...] with FORMAT one of {', '.join(_corpus_formats())} "
+    "(beir: a folder; rankllm: candidate files, their passages pooled)."
+)
+OUT_HELP = "Output folder: queries.jsonl, summary, passage records, cache."
+STYLE_HELP = f"keyword, question or tail (long wordy questions){_default('style')}."
+PER_PASSAGE_HELP = f"Queries per passage{_default('per_passage')}."
+PASSAGES_HELP = "Passages drawn from the corpus (default: all)."
+BUDGET_HELP = "Budget of kept queries (default: no budget)."
+EXAMPLES_HELP = "rank_llm JSON file(s) whose queries and top passages are the few-shot examples."
+EXCLUDE_HELP = "Evaluation set(s) kept out of generation: rank_llm JSON or BEIR folder."
+_PATHS: dict[str, Any] = {"metavar": "PATH", "exists": True}
+_FILES: dict[str, Any] = {**_PATHS, "dir_okay": False}
 
 
 def parse_corpus_spec(spec: str) -> CorpusSpec:
@@ -64,8 +88,9 @@ def generation_config(config: Path | None, flags: dict[str, Any], overrides: lis
     """The ``generation`` section of ``config`` (or the defaults), then the flags that were
     given, then the ``--set`` overrides (keys relative to the section)."""
     import yaml
+    from pydantic import ValidationError
 
-    from rankdistill.config import ConfigError, apply_overrides
+    from rankdistill.config import ConfigError, apply_overrides, describe_validation_error
 
     data: dict[str, Any] = {}
     if config is not None:
@@ -80,11 +105,15 @@ def generation_config(config: Path | None, flags: dict[str, Any], overrides: lis
             backend[key] = value
         else:
             data[key] = value
-    data = apply_overrides(data, [o.removeprefix("generation.") for o in overrides])
+    relative = [o.removeprefix("generation.") for o in overrides]
+    data = apply_overrides(data, relative)
     try:
         return GenerationConfig.model_validate(data)
-    except Exception as exc:  # pydantic.ValidationError: name the field
-        raise ConfigError(f"generation config: {exc}") from exc
+    except ValidationError as exc:  # one line naming the field, and what set it
+        field = ".".join(str(p) for p in exc.errors()[0]["loc"])
+        given = [o for o in relative if o.partition("=")[0] == field]
+        where = f"--set generation.{given[-1]}" if given else (config or "options")
+        raise ConfigError(f"{where}: generation: {describe_validation_error(exc)}") from None
 
 
 def read_examples(paths: list[Path]) -> list[FewShotExample] | None:
@@ -134,74 +163,28 @@ def format_result(result: GenerationResult) -> str:
 
 
 def generate(
-    corpus: str = typer.Argument(
-        ...,
-        metavar="CORPUS_SPEC",
-        help=f"FORMAT:PATH[,PATH...] with FORMAT one of {', '.join(_corpus_formats())} "
-        "(beir: a folder; rankllm: candidate files, their passages pooled).",
-    ),
-    out: Path = typer.Option(
-        ..., "--out", "-o", help="Output folder: queries.jsonl, summary, passage records, cache."
-    ),
-    method: str | None = typer.Option(
-        None,
-        "--method",
-        "-m",
-        help=f"Generation method (default: {_default('method')}).",
-    ),
-    style: str | None = typer.Option(
-        None,
-        "--style",
-        help=f"keyword, question or tail (long wordy questions) (default: {_default('style')}).",
-    ),
-    per_passage: int | None = typer.Option(
-        None,
-        "--per-passage",
-        min=1,
-        help=f"Queries per passage (default: {_default('per_passage')}).",
-    ),
-    max_passages: int | None = typer.Option(
-        None, "--max-passages", min=1, help="Passages drawn from the corpus (default: all)."
-    ),
-    max_queries: int | None = typer.Option(
-        None, "--max-queries", min=1, help="Budget of kept queries (default: no budget)."
-    ),
-    seed: int | None = typer.Option(None, "--seed", help=f"Seed (default: {_default('seed')})."),
-    backend: str | None = typer.Option(
-        None, "--backend", "-b", help="LLM backend of the llm method (default: the config's)."
-    ),
-    model: str | None = typer.Option(
-        None, "--model", help="LLM: packaged alias (smollm2-135m), local path, GGUF or hub id."
-    ),
-    examples: list[Path] = typer.Option(
-        [],
-        "--examples",
-        exists=True,
-        dir_okay=False,
-        help="rank_llm JSON file(s) whose queries and top passages are the few-shot examples.",
-    ),
-    exclude: list[Path] = typer.Option(
-        [],
-        "--exclude",
-        exists=True,
-        help="Evaluation set(s) kept out of generation: rank_llm JSON or BEIR folder.",
-    ),
-    config: Path | None = typer.Option(
-        None,
-        "--config",
-        "-c",
-        exists=True,
-        dir_okay=False,
-        help="A run config YAML whose `generation` section is the starting point.",
-    ),
-    overrides: list[str] = typer.Option(
-        [], "--set", "-s", help="Override a generation setting, e.g. --set filters.round_trip.k=5."
-    ),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+    corpus: Annotated[str, typer.Argument(metavar="CORPUS_SPEC", help=CORPUS_HELP)],
+    out: Annotated[Path, out_option(OUT_HELP, "-o")],
+    method: Annotated[str | None, method_option("Generation method")] = None,
+    style: Annotated[str | None, typer.Option(metavar="STYLE", help=STYLE_HELP)] = None,
+    per_passage: Annotated[
+        int | None, typer.Option(metavar="N", min=1, help=PER_PASSAGE_HELP)
+    ] = None,
+    max_passages: Annotated[
+        int | None, typer.Option(metavar="N", min=1, help=PASSAGES_HELP)
+    ] = None,
+    max_queries: Annotated[int | None, typer.Option(metavar="N", min=1, help=BUDGET_HELP)] = None,
+    seed: Annotated[int | None, typer.Option(metavar="N", help=f"Seed{_default('seed')}.")] = None,
+    backend: BackendOption = None,
+    model: ModelOption = None,
+    examples: Annotated[list[Path], typer.Option(**_FILES, help=EXAMPLES_HELP)] = [],  # noqa: B006
+    exclude: Annotated[list[Path], typer.Option(**_PATHS, help=EXCLUDE_HELP)] = [],  # noqa: B006
+    config: Annotated[Path | None, config_option("generation", exists=True, dir_okay=False)] = None,
+    overrides: Annotated[list[str], set_option("filters.round_trip.k=5")] = [],  # noqa: B006
+    progress: ProgressOption = True,
 ) -> None:
     """Write training queries for the passages of a corpus (LLM few-shot or crops), filter
     them, and report counts per filter, query lengths and tokens; resumable."""
-    from rankdistill.config import ConfigError
     from rankdistill.data.corpus import exclude as drop_excluded
     from rankdistill.data.corpus import read_training_source
     from rankdistill.generation.run import GenerationSettingsChanged, generate_queries
@@ -216,10 +199,7 @@ def generate(
         "kind": backend,
         "model": model,
     }
-    try:
-        cfg = generation_config(config, flags, overrides)
-    except ConfigError as exc:
-        raise typer.BadParameter(str(exc)) from exc
+    cfg = generation_config(config, flags, overrides)
     source = read_training_source(parse_corpus_spec(corpus))
     exclusion = read_exclusion(exclude)
     if exclusion is not None:

@@ -11,7 +11,7 @@ The run is resumable: rerun the same command and finished queries are skipped.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -21,10 +21,31 @@ if TYPE_CHECKING:
     from rankdistill.scoring import Scorer
 
 from rankdistill.cli.choices import BACKENDS, METHODS, choice_command
+from rankdistill.cli.options import (
+    BackendOption,
+    DeviceOption,
+    ModelOption,
+    ProgressOption,
+    config_option,
+    data_files_option,
+    method_option,
+    out_option,
+    qrels_option,
+    set_option,
+)
+
+DATA_HELP = "rank_llm JSON file(s) with queries, candidates and passage texts (repeatable)."
+OUT_HELP = "Output folder: labels.jsonl, label_stats.json, LLM cache."
+QRELS_HELP = (
+    "Optional judgments (JSON, TREC or BEIR TSV): statistics then report the labels' "
+    "agreement with them."
+)
+LIMIT_HELP = "Label only the first N queries of the data."
+SET_EXAMPLE = "prerank.top_k=5 --set num_shards=2"
 
 
 def labeling_config(
-    config: Path | None,
+    config: str | None,
     method: str | None,
     backend: str | None,
     model: str | None,
@@ -63,58 +84,17 @@ def load_label_data(paths: list[Path], qrels: Path | None, limit: int | None) ->
 
 
 def label(
-    data: list[Path] = typer.Option(
-        ...,
-        "--data",
-        "-d",
-        exists=True,
-        dir_okay=False,
-        help="rank_llm JSON file(s) with queries, candidates and passage texts (repeatable).",
-    ),
-    out: Path = typer.Option(
-        ..., "--out", "-o", help="Output folder: labels.jsonl, label_stats.json, LLM cache."
-    ),
-    method: str | None = typer.Option(
-        None,
-        "--method",
-        "-m",
-        help="Labelling method (default: from the config).",
-    ),
-    backend: str | None = typer.Option(
-        None, "--backend", "-b", help="LLM backend (default: from the config)."
-    ),
-    model: str | None = typer.Option(
-        None,
-        "--model",
-        help="LLM: packaged alias (smollm2-135m), local path, GGUF file or hub id.",
-    ),
-    qrels: Path | None = typer.Option(
-        None,
-        "--qrels",
-        exists=True,
-        dir_okay=False,
-        help="Optional judgments (JSON, TREC or BEIR TSV): statistics then report the "
-        "labels' agreement with them.",
-    ),
-    config: Path | None = typer.Option(
-        None,
-        "--config",
-        "-c",
-        exists=True,
-        dir_okay=False,
-        help="A run config YAML whose `labeling` section is the starting point.",
-    ),
-    limit: int | None = typer.Option(
-        None, "--limit", min=1, help="Label only the first N queries of the data."
-    ),
-    overrides: list[str] = typer.Option(
-        [],
-        "--set",
-        "-s",
-        help="Override a labeling setting, e.g. --set prerank.top_k=5 --set num_shards=2.",
-    ),
-    device: str = typer.Option("auto", "--device", help="Device of pre-ranker/ranker models."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+    data: Annotated[list[Path], data_files_option(DATA_HELP, exists=True, dir_okay=False)],
+    out: Annotated[Path, out_option(OUT_HELP, "-o")],
+    method: Annotated[str | None, method_option("Labelling method")] = None,
+    backend: BackendOption = None,
+    model: ModelOption = None,
+    qrels: Annotated[Path | None, qrels_option(QRELS_HELP, exists=True, dir_okay=False)] = None,
+    config: Annotated[str | None, config_option("labeling")] = None,
+    limit: Annotated[int | None, typer.Option(metavar="N", min=1, help=LIMIT_HELP)] = None,
+    overrides: Annotated[list[str], set_option(SET_EXAMPLE)] = [],  # noqa: B006 (typer)
+    device: DeviceOption = "auto",
+    progress: ProgressOption = True,
 ) -> None:
     """Label queries with an LLM teacher (RRADistill, RankGPT sliding window, pointwise)
     or a fusion of rankers, resumably."""

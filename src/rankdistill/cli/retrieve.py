@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from rankdistill.cli.help import HelpCommand
+
 if TYPE_CHECKING:
     from rankdistill.data.records import Document, Query
 
@@ -70,11 +72,15 @@ def retrieve(
         ...,
         "--corpus",
         "-c",
+        metavar="PATH",
         help="Corpus: rank_llm JSON (candidate texts form the collection; repeatable), "
         "JSONL/TSV passages, or a BEIR folder.",
     ),
     corpus_format: str = typer.Option(
-        "auto", "--corpus-format", help=f"One of {', '.join(CORPUS_FORMATS)} (auto: by suffix)."
+        "auto",
+        "--corpus-format",
+        metavar="FORMAT",
+        help=f"One of {', '.join(CORPUS_FORMATS)} (auto: by suffix).",
     ),
     queries: Path | None = typer.Option(
         None,
@@ -83,7 +89,7 @@ def retrieve(
         help="Queries (.jsonl, .tsv or rank_llm .json); default: those of the corpus file.",
     ),
     beir_split: str = typer.Option(
-        "test", "--beir-split", help="BEIR qrels split naming the queries."
+        "test", "--beir-split", metavar="SPLIT", help="BEIR qrels split naming the queries."
     ),
     out_trec: Path | None = typer.Option(
         None, "--out-trec", help="Write the run in TREC format here."
@@ -158,4 +164,4 @@ def retrieve(
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
-    app.command("retrieve")(retrieve)
+    app.command("retrieve", cls=HelpCommand)(retrieve)

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from rankdistill.cli.choices import STAGES, choice_command
+from rankdistill.cli.help import HelpCommand, HelpGroup
+from rankdistill.cli.options import set_option
+
+UNTIL_HELP = "Stop after this stage."
+FORCE_HELP = "Re-run this stage even if its output exists (repeatable)."
+RUN_DIR_HELP = "Run folder (default: the config's output_dir)."
 
 
 def run(
@@ -14,22 +21,12 @@ def run(
         ...,
         help="A YAML config file, or the name of a shipped config (`rankdistill config list`).",
     ),
-    until: str | None = typer.Option(
-        None,
-        "--until",
-        help="Stop after this stage.",
-    ),
-    overrides: list[str] = typer.Option(
-        [], "--set", help="Override a config value, e.g. --set training.students.0.max_steps=20."
-    ),
-    force: list[str] = typer.Option(
-        [],
-        "--force",
-        help="Re-run this stage even if its output exists (repeatable).",
-    ),
-    output_dir: str | None = typer.Option(
-        None, "--output-dir", "-o", help="Run folder (default: the config's output_dir)."
-    ),
+    until: Annotated[str | None, typer.Option(metavar="STAGE", help=UNTIL_HELP)] = None,
+    overrides: Annotated[list[str], set_option("training.students.0.max_steps=20")] = [],  # noqa: B006
+    force: Annotated[list[str], typer.Option(metavar="STAGE", help=FORCE_HELP)] = [],  # noqa: B006
+    output_dir: Annotated[
+        str | None, typer.Option("--output-dir", "-o", metavar="PATH", help=RUN_DIR_HELP)
+    ] = None,
 ) -> None:
     """Run every pipeline stage in order; finished stages are skipped, so a rerun resumes."""
     from rankdistill.config import load_config
@@ -43,10 +40,12 @@ def run(
     typer.echo(f"run folder: {ctx.run_dir}")
 
 
-config_app = typer.Typer(help="Inspect configs: list the shipped ones, print one fully resolved.")
+config_app = typer.Typer(
+    cls=HelpGroup, help="Inspect configs: list the shipped ones, print one fully resolved."
+)
 
 
-@config_app.command("list")
+@config_app.command("list", cls=HelpCommand)
 def config_list() -> None:
     """List the configs shipped inside the package."""
     from rankdistill.config import shipped_configs
@@ -55,10 +54,10 @@ def config_list() -> None:
         typer.echo(name)
 
 
-@config_app.command("show")
+@config_app.command("show", cls=HelpCommand)
 def config_show(
     config: str | None = typer.Argument(None, help="File or shipped name; omit for the defaults."),
-    overrides: list[str] = typer.Option([], "--set", help="Override a value (key.path=value)."),
+    overrides: Annotated[list[str], set_option("output_dir=runs/mine")] = [],  # noqa: B006
 ) -> None:
     """Print a config with every default filled in, as YAML."""
     from rankdistill.config import dump_config, load_config

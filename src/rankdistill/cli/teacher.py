@@ -14,20 +14,33 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
-from rankdistill.cli.options import add_options
+from rankdistill.cli.help import HelpCommand, HelpGroup
+from rankdistill.cli.options import (
+    DataFormatOption,
+    DeviceOption,
+    MaxQueriesOption,
+    MaxStepsOption,
+    add_options,
+    config_option,
+    data_files_option,
+    load_data_option,
+    qrels_option,
+    set_option,
+)
 
 if TYPE_CHECKING:
     from rankdistill.data.records import Qrels, RankingData
     from rankdistill.teachers.config import TeacherConfig
 
-DATA_FORMATS = ("rankllm", "beir", "builtin")
 Command = Callable[..., None]
+DATA_HELP = "Data: rank_llm JSON file(s) (repeatable) or one BEIR folder."
 
 teacher_app = typer.Typer(
+    cls=HelpGroup,
     help="DisRanker LLM teacher: continued pre-training on clicks, rank-loss SFT, scoring.",
     no_args_is_help=True,
 )
@@ -38,35 +51,6 @@ def teacher_config(config: str | None, overrides: list[str]) -> TeacherConfig:
     from rankdistill.config import load_section
 
     return load_section(config, "teacher", overrides)
-
-
-def load_data(
-    fmt: str, paths: list[Path], qrels: Path | None, max_queries: int | None
-) -> RankingData:
-    """Queries, corpus and candidates from rank_llm JSON files, a BEIR folder or the demo."""
-    from rankdistill.data.config import DatasetSpec
-    from rankdistill.data.loading import load_dataset
-
-    if fmt not in DATA_FORMATS:
-        raise typer.BadParameter(
-            f"must be one of {', '.join(DATA_FORMATS)}", param_hint="--data-format"
-        )
-    if fmt == "rankllm":
-        if not paths:
-            raise typer.BadParameter("give rank_llm JSON file(s)", param_hint="--data")
-        spec = DatasetSpec(
-            format="rankllm",
-            candidates=[str(p) for p in paths],
-            qrels=None if qrels is None else str(qrels),
-            max_queries=max_queries,
-        )
-    elif fmt == "beir":
-        if len(paths) != 1:
-            raise typer.BadParameter("give one BEIR folder", param_hint="--data")
-        spec = DatasetSpec(format="beir", path=str(paths[0]), max_queries=max_queries)
-    else:
-        spec = DatasetSpec(format="builtin", max_queries=max_queries)
-    return load_dataset(spec)
 
 
 def _relevance(data: RankingData, labels: Path | None) -> Qrels:
@@ -81,29 +65,15 @@ def _relevance(data: RankingData, labels: Path | None) -> Qrels:
 
 
 # Options shared by the commands.
-CONFIG_OPT = typer.Option(
-    None, "--config", help="Run config YAML (or shipped name); uses its `teacher` section."
-)
-SET_OPT = typer.Option(
-    [], "--set", help="Override a teacher setting, e.g. --set sft.margin=0.5 (repeatable)."
-)
-DATA_OPT = typer.Option(
-    [], "--data", help="Data: rank_llm JSON file(s) (repeatable) or one BEIR folder."
-)
-FORMAT_OPT = typer.Option(
-    "rankllm", "--data-format", help=f"Format of --data: {', '.join(DATA_FORMATS)}."
-)
-QRELS_OPT = typer.Option(None, "--qrels", help="Graded qrels for --data (JSON or TREC).")
-MAXQ_OPT = typer.Option(None, "--max-queries", help="Use only the first N queries (smoke runs).")
-DEVICE_OPT = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:1, ...")
-MAX_STEPS_OPT = typer.Option(None, "--max-steps", help="Stop after N steps.")
+DataOption = Annotated[list[Path], data_files_option(DATA_HELP)]
+QrelsOption = Annotated[Path | None, qrels_option("Graded qrels for --data (JSON or TREC).")]
 # The options of the training commands (cpt, sft), in their order on the command line.
 _TRAINING_OPTIONS = (
-    ("max_queries", int | None, MAXQ_OPT),
-    ("max_steps", int | None, MAX_STEPS_OPT),
-    ("config", str | None, CONFIG_OPT),
-    ("overrides", list[str], SET_OPT),
-    ("device", str, DEVICE_OPT),
+    ("max_queries", MaxQueriesOption, None),
+    ("max_steps", MaxStepsOption, None),
+    ("config", Annotated[str | None, config_option("teacher")], None),
+    ("overrides", Annotated[list[str], set_option("sft.margin=0.5")], []),
+    ("device", DeviceOption, "auto"),
 )
 
 
@@ -129,7 +99,7 @@ def _with_training_options(stage: Literal["cpt", "sft"]) -> Callable[[Command], 
     return decorate
 
 
-@teacher_app.command("cpt")
+@teacher_app.command("cpt", cls=HelpCommand)
 @_with_training_options("cpt")
 def cpt(
     out: Path = typer.Option(..., "--out", help="Output folder (adapter/, model/, cpt.json)."),
@@ -138,9 +108,9 @@ def cpt(
         "--clicks",
         help="Click log (JSONL/TSV). Without it, clicks are simulated from --data.",
     ),
-    data: list[Path] = DATA_OPT,
-    data_format: str = FORMAT_OPT,
-    qrels: Path | None = QRELS_OPT,
+    data: DataOption = [],  # noqa: B006 (typer)
+    data_format: DataFormatOption = "rankllm",
+    qrels: QrelsOption = None,
     labels: Path | None = typer.Option(
         None, "--labels", help="Teacher label store whose grades drive the click simulation."
     ),
@@ -159,12 +129,12 @@ def cpt(
 
         records = read_click_log(clicks)
         if data:
-            corpus = load_data(data_format, data, qrels, max_queries).corpus
+            corpus = load_data_option(data_format, data, qrels, max_queries=max_queries).corpus
     else:
         from rankdistill.data.clicks import simulate_clicks
         from rankdistill.data.records import RankingData
 
-        ranking = load_data(data_format, data, qrels, max_queries)
+        ranking = load_data_option(data_format, data, qrels, max_queries=max_queries)
         graded = RankingData(
             ranking.queries, ranking.corpus, ranking.candidates, _relevance(ranking, labels)
         )
@@ -176,15 +146,15 @@ def cpt(
     typer.echo(f"CPT model written to {path}")
 
 
-@teacher_app.command("sft")
+@teacher_app.command("sft", cls=HelpCommand)
 @_with_training_options("sft")
 def sft(
     out: Path = typer.Option(
         ..., "--out", help="Output folder (adapter/, score head, teacher.json)."
     ),
-    data: list[Path] = DATA_OPT,
-    data_format: str = FORMAT_OPT,
-    qrels: Path | None = QRELS_OPT,
+    data: DataOption = [],  # noqa: B006 (typer)
+    data_format: DataFormatOption = "rankllm",
+    qrels: QrelsOption = None,
     labels: Path | None = typer.Option(
         None, "--labels", help="Label store to train on (default: the qrels of --data)."
     ),
@@ -197,7 +167,7 @@ def sft(
     """Fine-tune the LLM ranker (end-token score head) with a rank loss."""
     from rankdistill.teachers.sft import run_sft
 
-    ranking = load_data(data_format, data, qrels, max_queries)
+    ranking = load_data_option(data_format, data, qrels, max_queries=max_queries)
     target: Any
     if labels is not None:
         from rankdistill.labeling.store import read_labels
@@ -209,14 +179,14 @@ def sft(
     typer.echo(f"teacher written to {path}")
 
 
-@teacher_app.command("score")
+@teacher_app.command("score", cls=HelpCommand)
 def score(
     out: Path = typer.Option(..., "--out", help="Label store to write (JSONL of LabelRecord)."),
     teacher: Path | None = typer.Option(
         None, "--teacher", help="Fine-tuned teacher folder (from `sft`)."
     ),
-    data: list[Path] = DATA_OPT,
-    data_format: str = FORMAT_OPT,
+    data: DataOption = [],  # noqa: B006 (typer)
+    data_format: DataFormatOption = "rankllm",
     k: int | None = typer.Option(
         None, "--k", help="Score only the top-k candidates (default: all)."
     ),
@@ -227,8 +197,8 @@ def score(
     merge: int | None = typer.Option(
         None, "--merge", help="Only merge the N shard files of --out into --out, then exit."
     ),
-    max_queries: int | None = MAXQ_OPT,
-    device: str = DEVICE_OPT,
+    max_queries: MaxQueriesOption = None,
+    device: DeviceOption = "auto",
 ) -> None:
     """Score (query, candidate) pairs with the teacher; resumable, shardable."""
     from rankdistill.teachers.scoring import merge_shards, parse_shard, score_pairs
@@ -244,7 +214,7 @@ def score(
         raise typer.BadParameter(str(exc), param_hint="--shard") from exc
     from rankdistill.teachers.sft import LLMTeacherScorer
 
-    ranking = load_data(data_format, data, None, max_queries)
+    ranking = load_data_option(data_format, data, None, max_queries=max_queries)
     scorer = LLMTeacherScorer.from_dir(teacher, device=device, batch_size=batch_size)
     path = score_pairs(scorer, ranking, out, k=k, batch_size=batch_size, shard=shard_spec)
     typer.echo(f"teacher scores in {path}")

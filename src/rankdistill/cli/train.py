@@ -10,17 +10,33 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from rankdistill.cli.choices import LOSSES, STUDENTS, choice_command
+from rankdistill.cli.options import (
+    DataFormatOption,
+    DeviceOption,
+    MaxStepsOption,
+    config_option,
+    data_files_option,
+    load_data_option,
+    out_option,
+    set_option,
+)
 
 if TYPE_CHECKING:
-    from rankdistill.data.records import RankingData
     from rankdistill.training.config import StudentTrainConfig
 
-DATA_FORMATS = ("rankllm", "builtin", "beir")
+LABELS_HELP = "Teacher labels (JSONL of LabelRecord)."
+DATA_HELP = "Training data: rank_llm JSON file(s) (repeatable) or a BEIR folder."
+STUDENT_HELP = "Student kind (default: from the config)."
+LOSS_HELP = "Ranking loss (default: from the config)."
+DEV_DATA_HELP = "Dev data for checkpoint selection (rank_llm JSON, repeatable)."
+DEV_QRELS_HELP = "Dev qrels (TREC or JSON); enables dev evaluation."
+METRICS_HELP = "Space-separated dev metrics (default: the config's eval_metric)."
+INDEX_HELP = "Which entry of training.students to train."
 
 
 def student_config(
@@ -38,73 +54,25 @@ def student_config(
     return load_section(config, f"training.students.{index}", overrides, flags)
 
 
-def load_split(fmt: str, paths: list[Path], qrels: Path | None, split: str) -> RankingData:
-    from rankdistill.data.config import DatasetSpec
-    from rankdistill.data.loading import load_dataset
-
-    if fmt not in DATA_FORMATS:
-        raise typer.BadParameter(f"--data-format must be one of {', '.join(DATA_FORMATS)}")
-    if fmt == "rankllm":
-        if not paths:
-            raise typer.BadParameter(f"the {split} split needs rank_llm JSON files")
-        spec = DatasetSpec(
-            format="rankllm",
-            candidates=[str(p) for p in paths],
-            qrels=None if qrels is None else str(qrels),
-            split=split,
-        )
-    elif fmt == "beir":
-        if len(paths) != 1:
-            raise typer.BadParameter(f"the {split} split needs one BEIR folder")
-        spec = DatasetSpec(format="beir", path=str(paths[0]), split=split)
-    else:
-        spec = DatasetSpec(format="builtin", split=split)
-    return load_dataset(spec)
-
-
 def train(
-    labels: Path = typer.Option(..., "--labels", help="Teacher labels (JSONL of LabelRecord)."),
-    data: list[Path] = typer.Option(
-        [], "--data", help="Training data: rank_llm JSON file(s) (repeatable) or a BEIR folder."
-    ),
-    out: Path = typer.Option(..., "--out", help="Output folder (checkpoints, model, history)."),
-    student: str | None = typer.Option(
-        None, "--student", help="Student kind (default: from the config)."
-    ),
-    loss: str | None = typer.Option(
-        None,
-        "--loss",
-        help="Ranking loss (default: from the config).",
-    ),
-    data_format: str = typer.Option(
-        "rankllm",
-        "--data-format",
-        help=f"Format of --data / --dev-data: {', '.join(DATA_FORMATS)}.",
-    ),
-    dev_data: list[Path] = typer.Option(
-        [], "--dev-data", help="Dev data for checkpoint selection (rank_llm JSON, repeatable)."
-    ),
-    dev_qrels: Path | None = typer.Option(
-        None, "--dev-qrels", help="Dev qrels (TREC or JSON); enables dev evaluation."
-    ),
-    dev_k: int = typer.Option(100, "--dev-k", help="Rerank the top-k dev candidates."),
-    metrics: str = typer.Option(
-        "", "--metrics", help="Space-separated dev metrics (default: the config's eval_metric)."
-    ),
-    max_steps: int | None = typer.Option(
-        None, "--max-steps", help="Stop after this many optimizer steps (-1: use epochs)."
-    ),
-    config: str | None = typer.Option(
-        None, "--config", help="Run config (YAML path or shipped name) for training settings."
-    ),
-    index: int = typer.Option(0, "--index", help="Which entry of training.students to train."),
-    overrides: list[str] = typer.Option(
-        [], "--set", help="Override a training setting: key=value (e.g. group_size=8)."
-    ),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:1, ..."),
-    resume: bool = typer.Option(
-        True, "--resume/--no-resume", help="Continue from the last checkpoint in --out."
-    ),
+    labels: Annotated[Path, typer.Option("--labels", metavar="PATH", help=LABELS_HELP)],
+    out: Annotated[Path, out_option("Output folder (checkpoints, model, history).")],
+    data: Annotated[list[Path], data_files_option(DATA_HELP)] = [],  # noqa: B006 (typer)
+    student: Annotated[str | None, typer.Option(metavar="NAME", help=STUDENT_HELP)] = None,
+    loss: Annotated[str | None, typer.Option(metavar="NAME", help=LOSS_HELP)] = None,
+    data_format: DataFormatOption = "rankllm",
+    dev_data: Annotated[list[Path], typer.Option(metavar="PATH", help=DEV_DATA_HELP)] = [],  # noqa: B006
+    dev_qrels: Annotated[Path | None, typer.Option(metavar="PATH", help=DEV_QRELS_HELP)] = None,
+    dev_k: Annotated[int, typer.Option(metavar="K", help="Rerank the top-k dev candidates.")] = 100,
+    metrics: Annotated[str, typer.Option(metavar="'METRIC ...'", help=METRICS_HELP)] = "",
+    max_steps: MaxStepsOption = None,
+    config: Annotated[str | None, config_option("training.students")] = None,
+    index: Annotated[int, typer.Option(metavar="N", help=INDEX_HELP)] = 0,
+    overrides: Annotated[list[str], set_option("group_size=8")] = [],  # noqa: B006
+    device: DeviceOption = "auto",
+    resume: Annotated[
+        bool, typer.Option(help="Continue from the last checkpoint in --out.")
+    ] = True,
 ) -> None:
     """Train a student on teacher labels (HF Trainer; resumable; works under torchrun)."""
     from rankdistill.labeling.store import read_labels
@@ -113,10 +81,10 @@ def train(
 
     cfg = student_config(config, index, student, loss, max_steps, overrides)
     records = read_labels(labels)
-    train_data = load_split(data_format, data, None, "train")
+    train_data = load_data_option(data_format, data, None, split="train")
     evaluate = None
     if dev_data or dev_qrels is not None:
-        dev = load_split(data_format, dev_data, dev_qrels, "dev")
+        dev = load_data_option(data_format, dev_data, dev_qrels, split="dev")
         names = metrics.split()
         if cfg.eval_metric not in names:
             names.append(cfg.eval_metric)  # checkpoints are chosen by it

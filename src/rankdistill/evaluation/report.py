@@ -62,12 +62,15 @@ def render_rich_table(
     alpha: float = DEFAULT_ALPHA,
 ) -> RichTable:
     """A :class:`rich.table.Table` of the aggregates (print it with a rich Console)."""
+    from rich import box
     from rich.table import Table as RichTable
 
     header, rows = results_rows(results, comparisons, alpha)
-    table = RichTable(title=title)
+    # No vertical rules: more of an 80-column terminal is left to the numbers.
+    table = RichTable(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
     for i, column in enumerate(header):
-        table.add_column(column, justify="left" if i == 0 else "right")
+        # fold, not cut: a narrow terminal still shows every header and name whole
+        table.add_column(column, justify="left" if i == 0 else "right", overflow="fold")
     for row in rows:
         table.add_row(*row)
     if comparisons:

@@ -13,7 +13,7 @@ comes in *query groups*: a batch of B queries, each with up to N documents, padd
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -22,7 +22,14 @@ from rankdistill.registry import Registry
 
 
 class RankingLoss(nn.Module):
-    """Base class: subclasses implement :meth:`compute` and list their hyperparameters."""
+    """Base class: subclasses implement :meth:`compute` and list their hyperparameters.
+
+    ``pointwise``: the loss reads each label on its own scale (regression or
+    classification of labels in [0, 1]) rather than comparing documents of one query, so
+    its trainer scales the labels and keeps groups whose labels are all equal.
+    """
+
+    pointwise: ClassVar[bool] = False
 
     def __init__(self, model: nn.Module | None = None) -> None:
         super().__init__()

@@ -27,6 +27,8 @@ class BCELoss(RankingLoss):
     - ``"sigmoid"``: ``sigmoid(y / temperature)``, for teacher logits.
     """
 
+    pointwise = True
+
     def __init__(
         self,
         model: nn.Module | None = None,

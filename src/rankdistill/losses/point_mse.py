@@ -16,6 +16,8 @@ class PointMSELoss(RankingLoss):
     scale; the student learns that scale), ``mask`` [B, N] ``True`` for real documents.
     """
 
+    pointwise = True
+
     def __init__(self, model: nn.Module | None = None) -> None:
         super().__init__(model)
 

@@ -10,6 +10,7 @@ from rankdistill.pipeline.stages.benchmark import BENCHMARK
 from rankdistill.pipeline.stages.evaluate import EVALUATE, FIRST_STAGE, PRE_RANKER, TEACHER_ROW
 from rankdistill.pipeline.stages.generate import training_source_notes
 from rankdistill.pipeline.stages.label import LABEL
+from rankdistill.pipeline.stages.prerank import PRERANK
 from rankdistill.pipeline.stages.select import SELECT
 
 
@@ -29,6 +30,23 @@ def describe_teacher(config: RunConfig) -> str:
         cpt = "CPT + " if config.teacher.cpt.enabled else ""
         text += f", then the DisRanker teacher ({cpt}SFT of {config.teacher.model}) scores"
     return text
+
+
+def labeling_seconds_per_query(ctx: RunContext) -> float | None:
+    """Wall time of pre-ranking plus labelling per labelled query (train and dev).
+
+    The pre-ranking counts because the labels need it (and a ranker teacher that names the
+    pre-ranker's model reuses its document scores, so the label stage alone looks free).
+    """
+    if not ctx.is_done(LABEL):
+        return None
+    queries = sum(s.stats.get("queries", 0) for s in ctx.output(LABEL).splits().values())
+    if not queries:
+        return None
+    seconds = ctx.summary(LABEL).get("seconds", 0.0)
+    if ctx.is_done(PRERANK):
+        seconds += ctx.summary(PRERANK).get("seconds", 0.0)
+    return seconds / queries
 
 
 def write_report(ctx: RunContext) -> Path | None:
@@ -61,6 +79,7 @@ def write_report(ctx: RunContext) -> Path | None:
         teacher_name=TEACHER_ROW if TEACHER_ROW in results else None,
         students=[n for n in results if n not in (FIRST_STAGE, PRE_RANKER, TEACHER_ROW)],
         labeling_stats=stats,
+        labeling_seconds_per_query=labeling_seconds_per_query(ctx),
         latency=latency or None,
         config_yaml=dump_config(ctx.config),
         notes=[

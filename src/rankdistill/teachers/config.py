@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from rankdistill.registry import registered_name
+
+LossName = registered_name("rankdistill.losses:LOSSES")
+# Names SftConfig.loss accepted before it took the loss registry's names.
+LEGACY_SFT_LOSSES: dict[str, str] = {"pointwise-mse": "point-mse", "pointwise-bce": "bce"}
 
 
 class LoraConfig(BaseModel):
@@ -43,7 +49,9 @@ class SftConfig(BaseModel):
     template: str = "query: {query} document: {document}"
     end_token: bool = Field(True, description="Append the EOS token (`</s>`) and pool there.")
     pooling: Literal["end-token", "last", "mean"] = "end-token"
-    loss: Literal["hinge", "ranknet", "pointwise-mse", "pointwise-bce"] = "hinge"
+    loss: LossName = Field(
+        "hinge", description="A loss of rankdistill.losses.LOSSES (hinge, ranknet, point-mse, bce)."
+    )
     margin: float = 1.0
     epochs: float = 1.0
     learning_rate: float = 1e-4
@@ -61,6 +69,11 @@ class SftConfig(BaseModel):
         "grades", description="Which LabelRecord field SFT trains on (qrels are grades)."
     )
     warmup_ratio: float = 0.0
+
+    @field_validator("loss", mode="before")
+    @classmethod
+    def _legacy_loss_name(cls, value: Any) -> Any:
+        return LEGACY_SFT_LOSSES.get(value, value) if isinstance(value, str) else value
 
 
 class TeacherConfig(BaseModel):

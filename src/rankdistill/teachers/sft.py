@@ -13,7 +13,7 @@ from typing import Any
 
 from rankdistill.data.records import LabelRecord, Qrels, RankingData
 from rankdistill.losses import build_loss
-from rankdistill.losses.base import RankingLoss
+from rankdistill.losses.base import LOSSES, RankingLoss, loss_options
 from rankdistill.students.decoder import load_decoder
 from rankdistill.teachers.config import SftConfig, TeacherConfig
 from rankdistill.teachers.hf import apply_lora, loss_history, teacher_training_arguments
@@ -22,14 +22,6 @@ from rankdistill.teachers.ranker import LLMRanker
 from rankdistill.training.data import QueryGroup, QueryGroupCollator, build_query_groups
 from rankdistill.training.trainer import StudentWithLoss, make_trainer
 from rankdistill.utils import resolve_device, set_seed
-
-# SftConfig.loss -> name in rankdistill.losses' registry.
-SFT_LOSSES: dict[str, str] = {
-    "hinge": "hinge",
-    "ranknet": "ranknet",
-    "pointwise-mse": "point-mse",
-    "pointwise-bce": "bce",
-}
 
 
 def build_ranker(
@@ -106,9 +98,8 @@ def sft_query_groups(
 
 def build_sft_loss(sft: SftConfig) -> RankingLoss:
     """The SFT rank loss: hinge (margin ``sft.margin``), RankNet, or a pointwise ablation."""
-    name = SFT_LOSSES[sft.loss]
-    hyper = {"margin": sft.margin} if name == "hinge" else {}
-    return build_loss(name, **hyper)
+    hyper = {"margin": sft.margin} if "margin" in loss_options(LOSSES.require(sft.loss)) else {}
+    return build_loss(sft.loss, **hyper)
 
 
 def run_sft(
@@ -130,7 +121,7 @@ def run_sft(
     device = resolve_device(device)
     set_seed(cfg.seed)
     sft = cfg.sft
-    pairwise = sft.loss in ("hinge", "ranknet")
+    pairwise = not LOSSES.require(sft.loss).pointwise
     targets = sft_targets(labels_or_qrels, prefer=sft.targets)
     groups = sft_query_groups(targets, data, sft.group_size, cfg.seed, pairwise=pairwise)
     if not groups:

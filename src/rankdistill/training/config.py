@@ -81,6 +81,14 @@ class StudentTrainConfig(BaseModel):
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     eval_steps: int = 50
     eval_metric: str = "nDCG@10"
+    keep_best: bool = Field(
+        True,
+        description=(
+            "Save the checkpoint with the best dev eval_metric instead of the last one. "
+            "Turn it off when the dev split is also the set the student is reported on "
+            "(the learning curve does), so no choice is made on it."
+        ),
+    )
     save_total_limit: int = 2
     report_to: list[str] = Field(default_factory=list)
     seed: int = 13

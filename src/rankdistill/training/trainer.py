@@ -362,10 +362,12 @@ def train_student(
     trainer.train(resume_from_checkpoint=checkpoint)
 
     state = trainer.state
-    if state.best_model_checkpoint:
+    if state.best_model_checkpoint and cfg.keep_best:
         # load_best_model_at_end, done here because evaluation is ours (see the callback).
         load_state_dict(trainer.model, Path(state.best_model_checkpoint) / WEIGHTS_FILE)
-    metrics = best_metrics(state.log_history, state.best_global_step)
+    metrics = best_metrics(
+        state.log_history, state.best_global_step if cfg.keep_best else state.global_step
+    )
     model_dir = out_dir / "model"
     if trainer.is_world_process_zero():
         card = model_card(cfg, labels, groups, loss, student, state, metrics)

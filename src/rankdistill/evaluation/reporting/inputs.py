@@ -37,7 +37,8 @@ class ReportInputs:
     agreement of the teacher with each of ``students`` (default: every other run).
     ``labeling_stats`` is :func:`rankdistill.labeling.stats.label_statistics`'s dict (any
     nested dict renders); ``baseline_labeling_cost`` the same for the sliding-window
-    baseline, or a flat dict of per-query costs. ``latency`` rows are benchmark records
+    baseline, or a flat dict of per-query costs; ``labeling_seconds_per_query`` the
+    labelling's wall time per query, for the headline. ``latency`` rows are benchmark records
     (``system``, ``backend``, :func:`rankdistill.serving.latency.measure_latency`'s keys,
     ...). ``evaluated_backend`` is the backend the ``results`` of the systems were measured
     with: on the latency plot a row of another backend (an int8 export, say) is drawn only
@@ -56,6 +57,7 @@ class ReportInputs:
     students: list[str] | None = None
     labeling_stats: dict[str, Any] | None = None
     baseline_labeling_cost: dict[str, Any] | None = None
+    labeling_seconds_per_query: float | None = None
     latency: list[dict[str, Any]] | None = None
     evaluated_backend: str | None = "torch"
     config_yaml: str | None = None

@@ -28,6 +28,7 @@ from rankdistill.evaluation.reporting.document import (
     format_p_value,
     omitted,
 )
+from rankdistill.evaluation.reporting.headline import headline_section
 from rankdistill.evaluation.reporting.inputs import FIGURES_DIR, SIGNIFICANT_MARK, ReportInputs
 from rankdistill.evaluation.reporting.plots import (
     plot_label,
@@ -239,6 +240,7 @@ def build_sections(inputs: ReportInputs, out_dir: Path) -> list[Section]:
     """All sections in display order (writes the figures under ``out_dir/figures``)."""
     fig_dir = out_dir / FIGURES_DIR
     sections = [
+        headline_section(inputs),
         _notes_section(inputs),
         _metrics_section(inputs),
         _segments_section(inputs, fig_dir, out_dir),

@@ -8,12 +8,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from rankdistill.labeling.backends.base import LLMBackend
 from rankdistill.labeling.config import LabelingConfig
-from rankdistill.labeling.methods.base import METHODS, LabelMethod, MethodEntry, register_method
+from rankdistill.labeling.methods.base import (
+    METHODS,
+    LabelMethod,
+    LLMLabeler,
+    LLMSettings,
+    MethodEntry,
+    TopBottomLabeler,
+    TopBottomSettings,
+    register_method,
+)
 from rankdistill.labeling.methods.cascade import CascadeLabeler, build_cascade
 from rankdistill.labeling.methods.pointwise import PointwiseGradedLabeler, PointwiseYesNoLabeler
 from rankdistill.labeling.methods.ranker import RankerTeacher
@@ -34,67 +43,64 @@ def candidate_depth(cfg: LabelingConfig) -> int:
     return METHODS.require(cfg.method).depth(cfg)
 
 
+def _llm_settings(cfg: LabelingConfig) -> LLMSettings:
+    """The settings every LLM method takes from ``cfg`` alike (``max_new_tokens`` differs
+    by method: it is among the method's own options)."""
+    return LLMSettings(max_doc_words=cfg.max_doc_words, temperature=cfg.backend.temperature)
+
+
+def _llm_builder(
+    cls: Callable[..., LabelMethod], options: Callable[[LabelingConfig], dict[str, Any]]
+) -> Callable[..., LabelMethod]:
+    """The builder of ``cls`` on the given backend with the configured template (``None``:
+    the class's default), the common :func:`_llm_settings` and ``options(cfg)``."""
+
+    def build(cfg: LabelingConfig, backend: LLMBackend | None, **_: Any) -> LabelMethod:
+        template = load_template(cfg.template) if cfg.template else None
+        return cls(_need(backend, cfg), template, **_llm_settings(cfg), **options(cfg))
+
+    return build
+
+
 def _listwise_tokens(cfg: LabelingConfig) -> int:
     return cfg.listwise_max_new_tokens or cfg.backend.max_new_tokens
 
 
-def _rradistill(cfg: LabelingConfig, backend: LLMBackend | None, **_: Any) -> LabelMethod:
-    return RRADistillLabeler(
-        _need(backend, cfg),
-        load_template(cfg.template or RRADistillLabeler.default_template),
-        candidates=cfg.prerank.candidates,
-        top_k=cfg.prerank.top_k,
-        bottom_k=cfg.prerank.bottom_k,
-        seed=cfg.seed,
-        grading=cfg.grading,
-        missing_as_negative=cfg.missing_as_negative,
-        max_doc_words=cfg.max_doc_words,
-        max_new_tokens=_listwise_tokens(cfg),
-        temperature=cfg.backend.temperature,
-        shuffle=cfg.shuffle,
-        truncated_missing_as_negative=cfg.truncated_missing_as_negative,
+def _top_bottom(cfg: LabelingConfig) -> TopBottomSettings:
+    """Which pre-ranked candidates the top-k + bottom-k methods show their LLM."""
+    prerank = cfg.prerank
+    return TopBottomSettings(
+        candidates=prerank.candidates, top_k=prerank.top_k, bottom_k=prerank.bottom_k
     )
 
 
-def _sliding(cfg: LabelingConfig, backend: LLMBackend | None, **_: Any) -> LabelMethod:
-    return SlidingWindowLabeler(
-        _need(backend, cfg),
-        load_template(cfg.template or SlidingWindowLabeler.default_template),
-        candidates=cfg.sliding_candidates,
-        window_size=cfg.window_size,
-        step=cfg.step,
-        max_doc_words=cfg.max_doc_words,
-        max_new_tokens=_listwise_tokens(cfg),
-        temperature=cfg.backend.temperature,
-    )
-
-
-def _pointwise_common(cfg: LabelingConfig) -> dict[str, Any]:
+def _rradistill_options(cfg: LabelingConfig) -> dict[str, Any]:
     return {
-        "candidates": cfg.prerank.candidates,
-        "top_k": cfg.prerank.top_k,
-        "bottom_k": cfg.prerank.bottom_k,
-        "select": cfg.pointwise_select,
-        "max_doc_words": cfg.max_doc_words,
+        **_top_bottom(cfg),
+        "max_new_tokens": _listwise_tokens(cfg),
+        "seed": cfg.seed,
+        "grading": cfg.grading,
+        "missing_as_negative": cfg.missing_as_negative,
+        "shuffle": cfg.shuffle,
+        "truncated_missing_as_negative": cfg.truncated_missing_as_negative,
     }
 
 
-def _pointwise(cfg: LabelingConfig, backend: LLMBackend | None, **_: Any) -> LabelMethod:
-    return PointwiseYesNoLabeler(
-        _need(backend, cfg),
-        load_template(cfg.template or PointwiseYesNoLabeler.default_template),
-        **_pointwise_common(cfg),
-    )
+def _sliding_options(cfg: LabelingConfig) -> dict[str, Any]:
+    return {
+        "candidates": cfg.sliding_candidates,
+        "max_new_tokens": _listwise_tokens(cfg),
+        "window_size": cfg.window_size,
+        "step": cfg.step,
+    }
 
 
-def _pointwise_graded(cfg: LabelingConfig, backend: LLMBackend | None, **_: Any) -> LabelMethod:
-    return PointwiseGradedLabeler(
-        _need(backend, cfg),
-        load_template(cfg.template or PointwiseGradedLabeler.default_template),
-        max_new_tokens=cfg.pointwise_max_new_tokens,
-        temperature=cfg.backend.temperature,
-        **_pointwise_common(cfg),
-    )
+def _pointwise_options(cfg: LabelingConfig) -> dict[str, Any]:
+    return {**_top_bottom(cfg), "select": cfg.pointwise_select}
+
+
+def _pointwise_graded_options(cfg: LabelingConfig) -> dict[str, Any]:
+    return {**_pointwise_options(cfg), "max_new_tokens": cfg.pointwise_max_new_tokens}
 
 
 def _ranker(
@@ -113,16 +119,26 @@ def _ranker(
     )
 
 
-register_method("rradistill", RRADistillLabeler, _rradistill)
-register_method(
+def _register_llm_method(
+    name: str,
+    cls: Callable[..., LabelMethod],
+    options: Callable[[LabelingConfig], dict[str, Any]],
+    **caps: Any,
+) -> None:
+    """Register an :class:`LLMLabeler` subclass, built by :func:`_llm_builder`."""
+    register_method(name, cls, _llm_builder(cls, options), **caps)
+
+
+_register_llm_method("rradistill", RRADistillLabeler, _rradistill_options)
+_register_llm_method(
     "slidingwindow",
     SlidingWindowLabeler,
-    _sliding,
+    _sliding_options,
     reads_first_stage=True,
     depth=lambda cfg: cfg.sliding_candidates,
 )
-register_method("pointwise", PointwiseYesNoLabeler, _pointwise, parses_answers=False)
-register_method("pointwise-graded", PointwiseGradedLabeler, _pointwise_graded)
+_register_llm_method("pointwise", PointwiseYesNoLabeler, _pointwise_options, parses_answers=False)
+_register_llm_method("pointwise-graded", PointwiseGradedLabeler, _pointwise_graded_options)
 register_method(
     "ranker",
     RankerTeacher,
@@ -170,10 +186,7 @@ def build_method(
         if writer_backend is None:
             raise ValueError("rationales need an LLM backend (labeling.rationale_backend)")
         writer = RationaleWriter(
-            writer_backend,
-            max_new_tokens=cfg.rationale_max_new_tokens,
-            max_doc_words=cfg.max_doc_words,
-            temperature=cfg.backend.temperature,
+            writer_backend, max_new_tokens=cfg.rationale_max_new_tokens, **_llm_settings(cfg)
         )
         method = WithRationales(method, writer)
     return method
@@ -182,6 +195,7 @@ def build_method(
 __all__ = [
     "LLM_FREE_METHODS",
     "METHODS",
+    "LLMLabeler",
     "LabelMethod",
     "MethodEntry",
     "PointwiseGradedLabeler",
@@ -190,6 +204,7 @@ __all__ = [
     "RankerTeacher",
     "RationaleWriter",
     "SlidingWindowLabeler",
+    "TopBottomLabeler",
     "WithRationales",
     "build_method",
     "candidate_depth",

@@ -6,10 +6,12 @@ import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, TypedDict, Unpack, runtime_checkable
 
 from rankdistill.data.records import Document, LabelRecord, Query
-from rankdistill.labeling.backends.base import Generation, TokenScores
+from rankdistill.labeling.backends.base import ChatMessages, Generation, LLMBackend, TokenScores
+from rankdistill.labeling.prerank import select_top_bottom
+from rankdistill.labeling.prompts import PromptTemplate, clean_passage, load_template
 from rankdistill.registry import Registry
 
 Corpus = Mapping[str, Document]
@@ -66,6 +68,112 @@ def document_text(corpus: Corpus, docid: str) -> str:
     if docid not in corpus:
         raise KeyError(f"candidate document {docid!r} is not in the corpus")
     return corpus[docid].full_text
+
+
+def label_record(
+    query: Query, docids: list[str], method: str, teacher: str, **fields: Any
+) -> LabelRecord:
+    """A new record of ``method``'s labels for ``query`` over ``docids``; ``fields`` fill the
+    rest of :class:`LabelRecord` (grades, scores, extra, ...)."""
+    return LabelRecord(
+        qid=query.qid, query=query.text, docids=docids, method=method, teacher=teacher, **fields
+    )
+
+
+class LLMSettings(TypedDict, total=False):
+    """The keyword arguments every :class:`LLMLabeler` takes, whatever its method."""
+
+    max_doc_words: int | None
+    max_new_tokens: int | None
+    temperature: float
+
+
+class TopBottomSettings(LLMSettings, total=False):
+    """The keyword arguments of a :class:`TopBottomLabeler`."""
+
+    candidates: int
+    top_k: int
+    bottom_k: int
+
+
+class LLMLabeler:
+    """What the methods that prompt an LLM share: the backend, the prompt template, how
+    passages are cut and how answers are generated.
+
+    ``template`` defaults to the class's ``default_template`` and ``max_new_tokens`` to its
+    ``default_max_new_tokens``. ``max_new_tokens`` and ``temperature`` apply to generated
+    answers; a method that only reads next-token log-probabilities leaves them unused.
+    """
+
+    name: ClassVar[str]
+    default_template: ClassVar[str]
+    default_max_new_tokens: ClassVar[int] = 160
+
+    def __init__(
+        self,
+        backend: LLMBackend,
+        template: PromptTemplate | None = None,
+        *,
+        max_doc_words: int | None = 100,
+        max_new_tokens: int | None = None,
+        temperature: float = 0.0,
+    ) -> None:
+        self.backend = backend
+        self.template = template or load_template(self.default_template)
+        self.max_doc_words = max_doc_words
+        self.max_new_tokens = (
+            self.default_max_new_tokens if max_new_tokens is None else max_new_tokens
+        )
+        self.temperature = temperature
+
+    def passage(self, corpus: Corpus, docid: str) -> str:
+        """The document as the prompt shows it: one line, cut to ``max_doc_words`` words."""
+        return clean_passage(document_text(corpus, docid), self.max_doc_words)
+
+    def generate(self, prompts: list[ChatMessages]) -> list[Generation]:
+        return self.backend.generate(prompts, self.max_new_tokens, self.temperature)
+
+    def new_record(self, query: Query, docids: list[str], **fields: Any) -> LabelRecord:
+        """A record naming this method, its model and its template (see :func:`label_record`)."""
+        return label_record(
+            query,
+            docids,
+            self.name,
+            self.backend.model_id,
+            template_id=self.template.id,
+            template_version=self.template.version,
+            **fields,
+        )
+
+
+class TopBottomLabeler(LLMLabeler):
+    """An LLM method that shows its LLM the pre-ranker's top-k and bottom-k of the K
+    (``candidates``) candidates: confident positives and confident negatives.
+
+    RRADistill does so, and the pointwise baselines judge the same documents by default,
+    so the methods are compared on equal documents.
+    """
+
+    uses_prerank = True
+
+    def __init__(
+        self,
+        backend: LLMBackend,
+        template: PromptTemplate | None = None,
+        *,
+        candidates: int = 50,
+        top_k: int = 10,
+        bottom_k: int = 10,
+        **llm_settings: Unpack[LLMSettings],
+    ) -> None:
+        super().__init__(backend, template, **llm_settings)
+        self.candidate_depth = candidates
+        self.top_k = top_k
+        self.bottom_k = bottom_k
+
+    def top_and_bottom(self, candidates: list[tuple[str, float]]) -> list[str]:
+        """The top-k then the bottom-k of the pre-ranked ``candidates``."""
+        return select_top_bottom(candidates, self.top_k, self.bottom_k)
 
 
 @dataclass(frozen=True)

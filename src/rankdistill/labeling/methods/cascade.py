@@ -17,7 +17,7 @@ from rankdistill.labeling.backends.base import LLMBackend
 from rankdistill.labeling.cascade import cascade_order
 from rankdistill.labeling.config import LabelingConfig
 from rankdistill.labeling.grading import GradingScheme
-from rankdistill.labeling.methods.base import Corpus, LabelMethod
+from rankdistill.labeling.methods.base import Corpus, LabelMethod, label_record
 from rankdistill.labeling.methods.run_labels import labels_from_order
 
 
@@ -55,12 +55,11 @@ class CascadeLabeler:
         llm_values = _llm_values(inner)
         order = cascade_order(prerank_order, llm_values, self.top_k)
         grades, _ = labels_from_order(order, order, self.grading, missing_as_negative=True)
-        return LabelRecord(
-            qid=query.qid,
-            query=query.text,
-            docids=order,
-            method=self.name,
-            teacher=f"cascade({inner.method}:{inner.teacher})",
+        return label_record(
+            query,
+            order,
+            self.name,
+            f"cascade({inner.method}:{inner.teacher})",
             grades=grades,
             scores=dict(grades),
             template_id=inner.template_id,

@@ -13,19 +13,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Literal
+from typing import Literal, Unpack
 
 from rankdistill.data.records import LabelRecord, Query
 from rankdistill.labeling.backends.base import ChatMessages, LLMBackend, TokenScores
 from rankdistill.labeling.methods.base import (
     Corpus,
+    TopBottomLabeler,
+    TopBottomSettings,
     add_generation_cost,
     add_logprob_cost,
-    document_text,
 )
 from rankdistill.labeling.parsing import parse_grade
-from rankdistill.labeling.prerank import select_top_bottom
-from rankdistill.labeling.prompts import PromptTemplate, clean_passage, load_template
+from rankdistill.labeling.prompts import PromptTemplate
 
 Selection = Literal["top-bottom", "all"]
 NO_GRADE = "no_grade"
@@ -67,57 +67,36 @@ def _floored(scores: TokenScores) -> list[str]:
     return [k.removeprefix(prefix) for k, v in scores.extra.items() if k.startswith(prefix) and v]
 
 
-class _PointwiseBase:
-    uses_prerank = True
-    name = "pointwise"
-    default_template = "pointwise-yesno"
+class _PointwiseBase(TopBottomLabeler):
+    """One prompt per judged document: the top-k + bottom-k, or all (``select="all"``)."""
 
     def __init__(
         self,
         backend: LLMBackend,
         template: PromptTemplate | None = None,
         *,
-        candidates: int = 50,
-        top_k: int = 10,
-        bottom_k: int = 10,
         select: Selection = "top-bottom",
-        max_doc_words: int | None = 100,
+        **settings: Unpack[TopBottomSettings],
     ) -> None:
-        self.backend = backend
-        self.template = template or load_template(self.default_template)
-        self.candidate_depth = candidates
-        self.top_k = top_k
-        self.bottom_k = bottom_k
+        super().__init__(backend, template, **settings)
         self.select: Selection = select
-        self.max_doc_words = max_doc_words
 
     def _judged(self, candidates: list[tuple[str, float]]) -> list[str]:
         if self.select == "all":
             return [d for d, _ in candidates]
-        return select_top_bottom(candidates, self.top_k, self.bottom_k)
+        return self.top_and_bottom(candidates)
 
     def _prompts(self, query: Query, docids: list[str], corpus: Corpus) -> list[ChatMessages]:
         return [
-            self.template.render(
-                query=query.text,
-                passage=clean_passage(document_text(corpus, d), self.max_doc_words),
-            )
-            for d in docids
+            self.template.render(query=query.text, passage=self.passage(corpus, d)) for d in docids
         ]
 
     def _record(
         self, query: Query, docids: list[str], candidates: list[tuple[str, float]]
     ) -> LabelRecord:
         scores = dict(candidates)
-        return LabelRecord(
-            qid=query.qid,
-            query=query.text,
-            docids=docids,
-            method=self.name,
-            teacher=self.backend.model_id,
-            template_id=self.template.id,
-            template_version=self.template.version,
-            extra={"prerank_scores": {d: scores[d] for d in docids}},
+        return self.new_record(
+            query, docids, extra={"prerank_scores": {d: scores[d] for d in docids}}
         )
 
 
@@ -160,28 +139,14 @@ class PointwiseGradedLabeler(_PointwiseBase):
 
     name = "pointwise-graded"
     default_template = "pointwise-graded"
-
-    def __init__(
-        self,
-        backend: LLMBackend,
-        template: PromptTemplate | None = None,
-        *,
-        max_new_tokens: int = 8,
-        temperature: float = 0.0,
-        **kwargs: object,
-    ) -> None:
-        super().__init__(backend, template, **kwargs)  # type: ignore[arg-type]
-        self.max_new_tokens = max_new_tokens
-        self.temperature = temperature
+    default_max_new_tokens = 8
 
     def label_query(
         self, query: Query, candidates: list[tuple[str, float]], corpus: Corpus
     ) -> LabelRecord:
         docids = self._judged(candidates)
         record = self._record(query, docids, candidates)
-        generations = self.backend.generate(
-            self._prompts(query, docids, corpus), self.max_new_tokens, self.temperature
-        )
+        generations = self.generate(self._prompts(query, docids, corpus))
         answers: dict[str, str] = {}
         for docid, generation in zip(docids, generations, strict=True):
             answers[docid] = generation.text

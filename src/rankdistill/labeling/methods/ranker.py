@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
 from rankdistill.data.records import LabelRecord, Query, rank_docs
-from rankdistill.labeling.methods.base import Corpus, document_text
+from rankdistill.labeling.methods.base import Corpus, document_text, label_record
 from rankdistill.scoring import Scorer
 
 Fusion = Literal["zscore", "rrf"]
@@ -89,12 +89,11 @@ class RankerTeacher:
         # raw cosine similarities spread over ~0.2 and give point/margin-MSE almost no
         # gradient. The raw scores stay in extra["scorer_scores"].
         fused = FUSIONS[self.fusion](list(per_scorer.values()), rrf_k=self.rrf_k)
-        return LabelRecord(
-            qid=query.qid,
-            query=query.text,
-            docids=docids,
-            method=self.name,
-            teacher=self.model_id,
+        return label_record(
+            query,
+            docids,
+            self.name,
+            self.model_id,
             scores=fused,
             extra={
                 "scorer_scores": per_scorer,

@@ -11,9 +11,7 @@ from __future__ import annotations
 import statistics
 
 from rankdistill.data.records import LabelRecord, Query
-from rankdistill.labeling.backends.base import LLMBackend
-from rankdistill.labeling.methods.base import Corpus, LabelMethod, document_text
-from rankdistill.labeling.prompts import PromptTemplate, clean_passage, load_template
+from rankdistill.labeling.methods.base import Corpus, LabelMethod, LLMLabeler
 
 RELEVANT = "relevant"
 NOT_RELEVANT = "not relevant"
@@ -29,25 +27,11 @@ def verdicts(record: LabelRecord) -> dict[str, str]:
     return {d: RELEVANT if s > median else NOT_RELEVANT for d, s in record.scores.items()}
 
 
-class RationaleWriter:
+class RationaleWriter(LLMLabeler):
     """Writes one short reason per (query, document, verdict)."""
 
     default_template = "rationale"
-
-    def __init__(
-        self,
-        backend: LLMBackend,
-        template: PromptTemplate | None = None,
-        *,
-        max_new_tokens: int = 48,
-        max_doc_words: int | None = 100,
-        temperature: float = 0.0,
-    ) -> None:
-        self.backend = backend
-        self.template = template or load_template(self.default_template)
-        self.max_new_tokens = max_new_tokens
-        self.max_doc_words = max_doc_words
-        self.temperature = temperature
+    default_max_new_tokens = 48
 
     def add_rationales(self, record: LabelRecord, corpus: Corpus) -> LabelRecord:
         """Fill ``record.rationales``; the cost goes to ``extra["rationale_cost"]`` so the
@@ -56,15 +40,11 @@ class RationaleWriter:
         docids = list(judged)
         prompts = [
             self.template.render(
-                query=record.query,
-                passage=clean_passage(document_text(corpus, d), self.max_doc_words),
-                verdict=judged[d],
+                query=record.query, passage=self.passage(corpus, d), verdict=judged[d]
             )
             for d in docids
         ]
-        generations = (
-            self.backend.generate(prompts, self.max_new_tokens, self.temperature) if prompts else []
-        )
+        generations = self.generate(prompts) if prompts else []
         record.rationales = {d: g.text.strip() for d, g in zip(docids, generations, strict=True)}
         record.extra["rationale_verdicts"] = judged
         record.extra["rationale_cost"] = {

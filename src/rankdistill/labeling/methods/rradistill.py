@@ -12,19 +12,20 @@ the answer was cut off by the token limit the unreached documents get no label e
 from __future__ import annotations
 
 import random
+from typing import Unpack
 
 from rankdistill.data.records import LabelRecord, Query
 from rankdistill.labeling.backends.base import LLMBackend
 from rankdistill.labeling.grading import GradingScheme, grades_from_order
 from rankdistill.labeling.methods.base import (
     Corpus,
+    TopBottomLabeler,
+    TopBottomSettings,
     add_generation_cost,
     count_problems,
-    document_text,
 )
 from rankdistill.labeling.parsing import TRUNCATED, parse_ranking
-from rankdistill.labeling.prerank import select_top_bottom
-from rankdistill.labeling.prompts import PromptTemplate, clean_passage, load_template
+from rankdistill.labeling.prompts import PromptTemplate
 
 
 def shuffled(docids: list[str], seed: int, qid: str) -> list[str]:
@@ -35,11 +36,10 @@ def shuffled(docids: list[str], seed: int, qid: str) -> list[str]:
     return order
 
 
-class RRADistillLabeler:
+class RRADistillLabeler(TopBottomLabeler):
     """One listwise call per query; grades from list positions; missing = hard negatives."""
 
     name = "rradistill"
-    uses_prerank = True
     default_template = "rradistill-listwise"
 
     def __init__(
@@ -47,29 +47,17 @@ class RRADistillLabeler:
         backend: LLMBackend,
         template: PromptTemplate | None = None,
         *,
-        candidates: int = 50,
-        top_k: int = 10,
-        bottom_k: int = 10,
         seed: int = 13,
         grading: GradingScheme = "linear",
         missing_as_negative: bool = True,
-        max_doc_words: int | None = 100,
-        max_new_tokens: int = 160,
-        temperature: float = 0.0,
         shuffle: bool = True,
         truncated_missing_as_negative: bool = False,
+        **settings: Unpack[TopBottomSettings],
     ) -> None:
-        self.backend = backend
-        self.template = template or load_template(self.default_template)
-        self.candidate_depth = candidates
-        self.top_k = top_k
-        self.bottom_k = bottom_k
+        super().__init__(backend, template, **settings)
         self.seed = seed
         self.grading: GradingScheme = grading
         self.missing_as_negative = missing_as_negative
-        self.max_doc_words = max_doc_words
-        self.max_new_tokens = max_new_tokens
-        self.temperature = temperature
         self.shuffle = shuffle
         self.truncated_missing_as_negative = truncated_missing_as_negative
 
@@ -77,11 +65,10 @@ class RRADistillLabeler:
         self, query: Query, candidates: list[tuple[str, float]], corpus: Corpus
     ) -> LabelRecord:
         prerank_scores = dict(candidates)
-        selected = select_top_bottom(candidates, self.top_k, self.bottom_k)
+        selected = self.top_and_bottom(candidates)
         shown = shuffled(selected, self.seed, query.qid) if self.shuffle else selected
-        passages = [clean_passage(document_text(corpus, d), self.max_doc_words) for d in shown]
-        prompt = self.template.render(query=query.text, passages=passages)
-        generation = self.backend.generate([prompt], self.max_new_tokens, self.temperature)[0]
+        passages = [self.passage(corpus, d) for d in shown]
+        generation = self.generate([self.template.render(query=query.text, passages=passages)])[0]
         parsed = parse_ranking(generation.text, len(shown), generation.finish_reason)
         # (reconstructed) An answer cut off by the token limit says nothing about the
         # documents it did not reach, so by default they are not made hard negatives.
@@ -90,16 +77,11 @@ class RRADistillLabeler:
             self.truncated_missing_as_negative or not truncated
         )
         grades = grades_from_order(parsed.order, len(shown), self.grading, negatives)
-        record = LabelRecord(
-            qid=query.qid,
-            query=query.text,
-            docids=shown,
-            method=self.name,
-            teacher=self.backend.model_id,
+        record = self.new_record(
+            query,
+            shown,
             grades={shown[i]: g for i, g in grades.items()},
             missing=[shown[i] for i in parsed.missing],
-            template_id=self.template.id,
-            template_version=self.template.version,
             parse_problems=count_problems(parsed.problems),
             extra={
                 "listed": [shown[i] for i in parsed.order],

@@ -20,7 +20,7 @@ from rankdistill.data.records import LabelRecord, Query
 from rankdistill.labeling.backends.base import LLMBackend
 from rankdistill.labeling.config import LabelingConfig
 from rankdistill.labeling.grading import GradingScheme, grades_from_order
-from rankdistill.labeling.methods.base import Corpus
+from rankdistill.labeling.methods.base import Corpus, label_record
 from rankdistill.labeling.run_input import Ranking, RunFormat, read_ranking
 
 # parse_problems key of a query whose ranking names none of its candidates.
@@ -101,12 +101,11 @@ class RunLabeler:
         order = ranked + [d for d in shown if d not in ranked_set]
         grades, missing = labels_from_order(listed, order, self.grading, self.missing_as_negative)
         run_rank = {d: r for r, d in enumerate(run_order, start=1) if d in shown_set}
-        return LabelRecord(
-            qid=query.qid,
-            query=query.text,
-            docids=order,
-            method=self.name,
-            teacher=self.model_id,
+        return label_record(
+            query,
+            order,
+            self.name,
+            self.model_id,
             grades=grades,
             scores=dict(grades),
             missing=missing,

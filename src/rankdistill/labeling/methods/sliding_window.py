@@ -11,18 +11,20 @@ documents are exactly the LLM's choice among all n (each window hands its best
 from __future__ import annotations
 
 import math
+from typing import Unpack
 
 from rankdistill.data.records import LabelRecord, Query
 from rankdistill.labeling.backends.base import LLMBackend
 from rankdistill.labeling.methods.base import (
     Corpus,
+    LLMLabeler,
+    LLMSettings,
     add_generation_cost,
     count_problems,
-    document_text,
     merge_counts,
 )
 from rankdistill.labeling.parsing import parse_ranking
-from rankdistill.labeling.prompts import PromptTemplate, clean_passage, load_template
+from rankdistill.labeling.prompts import PromptTemplate
 
 
 def window_starts(num_docs: int, window_size: int, step: int) -> list[int]:
@@ -58,7 +60,7 @@ def apply_permutation(window: list[str], order: list[int]) -> list[str]:
     return [window[i] for i in order] + [d for i, d in enumerate(window) if i not in listed]
 
 
-class SlidingWindowLabeler:
+class SlidingWindowLabeler(LLMLabeler):
     """RankGPT: a full re-ranking of the first-stage top-n by overlapping windows."""
 
     name = "slidingwindow"
@@ -73,40 +75,26 @@ class SlidingWindowLabeler:
         candidates: int = 100,
         window_size: int = 20,
         step: int = 10,
-        max_doc_words: int | None = 100,
-        max_new_tokens: int = 160,
-        temperature: float = 0.0,
+        **llm_settings: Unpack[LLMSettings],
     ) -> None:
-        self.backend = backend
-        self.template = template or load_template(self.default_template)
+        super().__init__(backend, template, **llm_settings)
         self.candidate_depth = candidates
         self.window_size = window_size
         self.step = step
-        self.max_doc_words = max_doc_words
-        self.max_new_tokens = max_new_tokens
-        self.temperature = temperature
         window_starts(1, window_size, step)  # validates the sizes now, not mid-run
 
     def label_query(
         self, query: Query, candidates: list[tuple[str, float]], corpus: Corpus
     ) -> LabelRecord:
         ranking = [d for d, _ in candidates]
-        texts = {d: clean_passage(document_text(corpus, d), self.max_doc_words) for d in ranking}
-        record = LabelRecord(
-            qid=query.qid,
-            query=query.text,
-            docids=list(ranking),
-            method=self.name,
-            teacher=self.backend.model_id,
-            template_id=self.template.id,
-            template_version=self.template.version,
-        )
+        texts = {d: self.passage(corpus, d) for d in ranking}
+        record = self.new_record(query, list(ranking))
         raw_responses: list[str] = []
         for start in window_starts(len(ranking), self.window_size, self.step):
             end = min(start + self.window_size, len(ranking))
             window = ranking[start:end]
             prompt = self.template.render(query=query.text, passages=[texts[d] for d in window])
-            generation = self.backend.generate([prompt], self.max_new_tokens, self.temperature)[0]
+            generation = self.generate([prompt])[0]
             parsed = parse_ranking(generation.text, len(window), generation.finish_reason)
             ranking[start:end] = apply_permutation(window, parsed.order)
             add_generation_cost(record, [generation])

@@ -98,7 +98,7 @@ def test_killed_process_loses_nothing_finished(tmp_path: Path) -> None:
 import time
 from rankdistill.retrieval.bm25 import BM25Scorer
 from rankdistill.teachers.scoring import score_pairs
-from tests.test_teacher_scoring import _data
+from tests.teachers.test_teacher_scoring import _data
 
 class Slow(BM25Scorer):
     def score(self, query, documents):
@@ -107,7 +107,7 @@ class Slow(BM25Scorer):
 
 score_pairs(Slow(), _data(12), {str(path)!r}, progress=False)
 """
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     proc = subprocess.Popen([sys.executable, "-c", script], cwd=root)
     try:
         deadline = time.monotonic() + 60

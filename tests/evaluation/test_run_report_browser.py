@@ -17,10 +17,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from tests.evaluation.test_run_report import (
+    METRICS,
+    ReportCase,
+    build_case,
+    make_collection,
+    make_inputs,
+)
 
 from rankdistill.evaluation.metrics import evaluate_run
 from rankdistill.evaluation.run_report import ReportInputs
-from tests.test_run_report import METRICS, ReportCase, build_case, make_collection, make_inputs
 
 CHROMIUM = Path("/usr/bin/chromium")
 WINDOW = (1280, 2400)

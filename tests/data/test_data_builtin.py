@@ -48,10 +48,10 @@ def test_deterministic_across_builds_and_processes(dev: RankingData) -> None:
     expected = _digest(dev)
     _build.cache_clear()
     assert _digest(builtin_dataset("dev")) == expected
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     code = (
         f"import sys; sys.path[:0] = [{str(repo)!r}]\n"
-        "from tests.test_data_builtin import _digest\n"
+        "from tests.data.test_data_builtin import _digest\n"
         "from rankdistill.data.builtin import builtin_dataset\n"
         "print(_digest(builtin_dataset('dev')))"
     )

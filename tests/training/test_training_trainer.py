@@ -14,6 +14,7 @@ import pytest
 import torch
 import yaml
 from safetensors.torch import load_file
+from tests.ddp_worker import make_tiny_bert
 from torch import nn
 
 from rankdistill.data.records import Document, LabelRecord, Query, RankingData
@@ -25,7 +26,6 @@ from rankdistill.training.checkpoints import load_state_dict, save_state_dict, s
 from rankdistill.training.config import StudentTrainConfig
 from rankdistill.training.data import QueryGroupCollator, build_query_groups
 from rankdistill.training.trainer import train_student
-from tests.ddp_worker import make_tiny_bert
 
 TEXTS = [
     "solar panels make electricity from sunlight",
@@ -151,6 +151,21 @@ def test_tied_weights_survive_a_safetensors_round_trip(tmp_path: Path) -> None:
     assert state_digest(target) == state_digest(source)
     with pytest.raises(RuntimeError, match="do not fit"):
         load_state_dict(nn.Linear(3, 3), path)
+
+
+def test_keep_best_off_exports_the_last_checkpoint(
+    pristine: CrossEncoderStudent, tmp_path: Path
+) -> None:
+    dev, _ = counting_dev([0.9, 0.4])  # step 2 scores better on dev, but is not chosen
+    cfg = toy_config(keep_best=False)
+    result = train_student(
+        cfg, LABELS, TOY, tmp_path, dev_evaluate=dev, student=copy.deepcopy(pristine),
+        device="cpu", progress=False,
+    )  # fmt: skip
+    assert result.metrics == {"nDCG@10": 0.4, "RR@10": 0.5}
+    last = student_weights(tmp_path / "checkpoints" / "checkpoint-4" / "model.safetensors")
+    exported = load_file(result.model_dir / "model.safetensors")
+    assert all(torch.equal(exported[k], last[k]) for k in last)
 
 
 def test_best_checkpoint_is_kept_and_exported(

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.openai_server import OpenAITestServer, RecordedRequest
 from typer.testing import CliRunner
 
 from rankdistill.data.errors import DataFormatError
@@ -24,10 +25,9 @@ from rankdistill.labeling.config import BackendConfig, LabelingConfig, PrerankCo
 from rankdistill.labeling.runner import run_labeling
 from rankdistill.labeling.stats import format_statistics, kendall_tau, label_statistics
 from rankdistill.labeling.store import LabelStore, read_labels
-from tests.openai_server import OpenAITestServer, RecordedRequest
 
 pytest_plugins = ["tests.openai_server"]
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 TOPICS = [
     "solar panel",
@@ -247,7 +247,7 @@ def test_leftover_shards_are_merged_on_resume(
 
 
 def test_backend_instance_with_shards_is_refused(tmp_path: Path) -> None:
-    from tests.test_labeling_methods import OracleRanker
+    from tests.labeling.test_labeling_methods import OracleRanker
 
     with pytest.raises(ValueError, match="do not pass a backend"):
         run_labeling(

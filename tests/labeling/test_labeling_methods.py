@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pytest
+from tests.openai_server import OpenAITestServer
 
 from rankdistill.data.records import Document, Query
 from rankdistill.labeling.backends.base import ChatMessages, Generation, TokenScores
@@ -30,7 +31,6 @@ from rankdistill.labeling.methods.sliding_window import (
 )
 from rankdistill.retrieval.bm25 import BM25Scorer
 from rankdistill.retrieval.config import RetrievalConfig
-from tests.openai_server import OpenAITestServer
 
 pytest_plugins = ["tests.openai_server"]
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from tests._decoder_cache import decoder_body, local_smollm_dir
 
 from rankdistill.data.records import Document, LabelRecord, Query, RankingData
 from rankdistill.teachers.config import SftConfig, TeacherConfig
@@ -22,7 +23,6 @@ from rankdistill.teachers.sft import (
 )
 from rankdistill.training.data import QueryGroupCollator
 from rankdistill.utils import set_seed
-from tests._decoder_cache import decoder_body, local_smollm_dir
 
 QUERIES = ["what do cats eat", "how tall is the eiffel tower in paris france"]
 DOCS = ["Cats eat meat.", "The Eiffel Tower is 330 metres tall and stands in Paris."]
@@ -100,6 +100,16 @@ def test_hinge_loss_hand_case() -> None:
     ranknet = build_sft_loss(SftConfig(loss="ranknet"))
     expected = torch.nn.functional.softplus(-torch.tensor([1.5, 1.0, 0.5])).mean()
     assert ranknet.compute(scores, labels, mask).item() == pytest.approx(expected.item())
+
+
+def test_sft_losses_are_the_loss_registry_s_names() -> None:
+    # Names the SFT config took before it used the loss registry still load.
+    assert SftConfig(loss="pointwise-mse").loss == "point-mse"
+    assert SftConfig(loss="pointwise-bce").loss == "bce"
+    assert type(build_sft_loss(SftConfig(loss="bce"))).pointwise
+    assert not type(build_sft_loss(SftConfig(loss="ranknet"))).pointwise
+    with pytest.raises(ValueError, match="unknown loss 'pointwise-hinge'"):
+        SftConfig(loss="pointwise-hinge")
 
 
 def test_query_groups_mix_grades_and_drop_single_grade_queries() -> None:

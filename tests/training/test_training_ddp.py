@@ -9,11 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from tests.ddp_worker import make_tiny_bert
 
-WORKER = Path(__file__).with_name("ddp_worker.py")
-REPO = Path(__file__).resolve().parents[1]
+WORKER = Path(__file__).resolve().parents[1] / "ddp_worker.py"
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
