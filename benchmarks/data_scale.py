@@ -211,6 +211,7 @@ def save(entry: dict[str, Any], load_before: tuple[float, float, float]) -> None
 def plot(results: dict[str, Any], path: Path) -> Path:
     """Student nDCG@10 against training queries, teacher and BM25 as reference lines."""
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -226,6 +227,8 @@ def plot(results: dict[str, Any], path: Path) -> Path:
         ax.axhline(points[-1][key]["teacher"], color="tab:green", ls="--", label="teacher")
         ax.axhline(points[-1][key]["bm25"], color="tab:gray", ls=":", label="BM25")
         ax.set_xscale("log")
+        # Minor-tick labels of a log axis spanning one or two decades overlap.
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_title(title)
         ax.set_xlabel("training queries")
         ax.set_ylabel("nDCG@10")
