@@ -6,9 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from rankdistill.registry import registered_name
+from rankdistill.training.config import LossName
 
-LossName = registered_name("rankdistill.losses:LOSSES")
 # Names SftConfig.loss accepted before it took the loss registry's names.
 LEGACY_SFT_LOSSES: dict[str, str] = {"pointwise-mse": "point-mse", "pointwise-bce": "bce"}
 
@@ -49,9 +48,7 @@ class SftConfig(BaseModel):
     template: str = "query: {query} document: {document}"
     end_token: bool = Field(True, description="Append the EOS token (`</s>`) and pool there.")
     pooling: Literal["end-token", "last", "mean"] = "end-token"
-    loss: LossName = Field(
-        "hinge", description="A loss of rankdistill.losses.LOSSES (hinge, ranknet, point-mse, bce)."
-    )
+    loss: LossName = Field("hinge", description="A loss of rankdistill.losses.LOSSES.")
     margin: float = 1.0
     epochs: float = 1.0
     learning_rate: float = 1e-4
