@@ -96,31 +96,27 @@ def usage_pieces(command: Any, ctx: Any) -> list[str]:
     return pieces
 
 
-class HelpCommand(TyperCommand):
-    """A command whose help page has real metavars and reflowed paragraphs."""
+class _HelpPage:
+    """What a command and a group share: reflowed paragraphs, real metavars."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.help = reflow(self.help)
+        self.help = reflow(self.help)  # type: ignore[attr-defined]
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        set_metavars(self.get_params(ctx), ctx)  # type: ignore[attr-defined]
+        super().format_help(ctx, formatter)  # type: ignore[misc]
+
+
+class HelpCommand(_HelpPage, TyperCommand):
+    """A command whose help page has real metavars and reflowed paragraphs."""
 
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
         return usage_pieces(self, ctx)
 
-    def format_help(self, ctx: Any, formatter: Any) -> None:
-        set_metavars(self.get_params(ctx), ctx)
-        super().format_help(ctx, formatter)
 
-
-class HelpGroup(TyperGroup):
+class HelpGroup(_HelpPage, TyperGroup):
     """A command group whose help page has real metavars and reflowed paragraphs."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.help = reflow(self.help)
 
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
         return [*usage_pieces(self, ctx), self.subcommand_metavar]
-
-    def format_help(self, ctx: Any, formatter: Any) -> None:
-        set_metavars(self.get_params(ctx), ctx)
-        super().format_help(ctx, formatter)
