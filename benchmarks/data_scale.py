@@ -48,6 +48,7 @@ class Point:
     real: bool = True
     squad: int = 0
     crop: int = 0
+    llm: int = 0  # queries written by LLM_MODEL for passages of the crop source's corpus
     candidates: int = 30  # BM25 candidates labelled per synthetic / SQuAD query
     group_size: int = 8
     epochs: float = 1.0
@@ -63,17 +64,32 @@ POINTS: dict[str, Point] = {
     "real+crop1k": Point(crop=1000),
     "real+squad2k+crop2k": Point(squad=2000, crop=2000),
     "real+squad4k+crop4k": Point(squad=4000, crop=4000),
+    # LLM-written queries (InPars / Promptagator) over the same pooled corpus as the crops,
+    # as many as llama.cpp on 2 CPU cores writes in about half an hour.
+    "real+llm1k": Point(llm=1000),
     # Equal optimiser steps: the 129 real queries for as many steps as real+squad2k+crop2k
     # takes in one epoch (4,129 queries / batch 4), i.e. 32 epochs: more data, or more steps?
     "real-1033-steps": Point(max_steps=1033),
 }
 
 
+LLM_MODEL = "smollm2-135m"  # the packaged instruct LLM of the default install
+
+
+def llm_source(crop: dict[str, Any]) -> dict[str, Any]:
+    """The crop source with its queries written by an LLM through llama.cpp instead: the
+    few-shot examples are the real DL 2021 + 2022 queries with their top BM25 passage."""
+    backend = {"kind": "llama-cpp", "model": LLM_MODEL, "context_length": 2048}
+    generation = {**crop["generation"], "method": "llm", "backend": backend}
+    return {**crop, "name": "llm", "generation": generation}
+
+
 def point_sources(point: Point, shipped: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The shipped config's sources cut to the point's counts (a count of 0 drops one)."""
-    counts = {"squad": point.squad, "crop": point.crop}
+    counts = {"squad": point.squad, "crop": point.crop, "llm": point.llm}
+    crop = next(s for s in shipped if s["name"] == "crop")
     sources = []
-    for source in shipped:
+    for source in [*shipped, llm_source(crop)]:
         n = counts.get(source["name"], 0)
         if not n:
             continue

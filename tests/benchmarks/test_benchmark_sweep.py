@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from tests.fixtures.benchmarks import load_benchmark
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _sweep() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "distill_sweep", ROOT / "benchmarks" / "distill_sweep.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("distill_sweep")
 
 
 def _finished_run(root: Path, queries: int) -> Path:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
+
+from tests.fixtures.benchmarks import load_benchmark
 
 from rankdistill.config import load_config
 
@@ -13,14 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _data_scale() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "data_scale", ROOT / "benchmarks" / "data_scale.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses resolve their module by name
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("data_scale")
 
 
 def test_a_point_is_the_shipped_scale_config_with_its_counts(tmp_path: Path) -> None:
@@ -65,3 +58,19 @@ def test_a_point_without_a_source_has_no_generate_work_and_one_without_real_quer
     assert squad_only.data.train.format == "none"
     (squad,) = squad_only.generate.sources
     assert (squad.name, squad.max_queries, squad.candidates) == ("squad", 10, 5)
+
+
+def test_an_llm_point_writes_queries_for_the_crop_corpus_through_llama_cpp(
+    tmp_path: Path,
+) -> None:
+    bench = _data_scale()
+    cfg = bench.point_config("real+llm1k", bench.POINTS["real+llm1k"], tmp_path)
+    (llm,) = cfg.generate.sources
+    crop = load_config("trec-dl-scale").generate.sources[0]
+    assert (llm.name, llm.max_queries, llm.corpus) == ("llm", 1000, crop.corpus)
+    assert llm.generation is not None and llm.generation.method == "llm"
+    assert llm.generation.max_passages == 2000
+    assert (llm.generation.backend.kind, llm.generation.backend.model) == (
+        "llama-cpp",
+        bench.LLM_MODEL,
+    )

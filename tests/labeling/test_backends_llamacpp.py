@@ -42,6 +42,17 @@ def backend() -> Iterator[LlamaCppBackend]:
     built.close()
 
 
+def test_threads_default_to_the_physical_cores_this_process_may_use() -> None:
+    import os
+
+    import psutil
+
+    from rankdistill.labeling.backends.llamacpp_backend import default_threads
+
+    expected = min(len(os.sched_getaffinity(0)), psutil.cpu_count(logical=False))
+    assert default_threads() == expected >= 1
+
+
 def test_generate_text_and_usage(backend: LlamaCppBackend) -> None:
     generations = backend.generate(PROMPTS, max_new_tokens=16)
     assert len(generations) == 2

@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from tests.fixtures.labeling import CORPUS, QUERY, TEXTS, ranked
 from tests.openai_server import OpenAITestServer
 
-from rankdistill.data.records import Document, Query, RankingData
+from rankdistill.data.records import RankingData
 from rankdistill.labeling.backends import build_backend
 from rankdistill.labeling.cascade import cascade_order
 from rankdistill.labeling.config import BackendConfig, LabelingConfig, PrerankConfig
@@ -22,18 +23,8 @@ from rankdistill.labeling.store import read_labels
 
 pytest_plugins = ["tests.openai_server"]
 
-QUERY = Query("q1", "solar panel efficiency")
-TEXTS = {
-    "d3": "banana bread recipe with walnuts",
-    "d1": "solar panel installation costs explained",
-    "d0": "solar panel efficiency rises in cold weather",
-    "d2": "dates of the next solar eclipse",
-    "d4": "football scores from last night",
-    "d5": "a panel discussion on modern art",
-}
-CORPUS = {d: Document(d, t) for d, t in TEXTS.items()}
 # The pre-ranker's order (best first): its top 3 put an irrelevant passage first.
-PRERANKED = [(d, float(10 - i)) for i, d in enumerate(TEXTS)]
+PRERANKED = ranked(["d3", "d1", "d0", "d2", "d4", "d5"])
 
 
 def _cfg(server: OpenAITestServer, llm_method: str) -> LabelingConfig:

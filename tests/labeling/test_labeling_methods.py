@@ -15,9 +15,10 @@ from collections.abc import Sequence
 
 import numpy as np
 import pytest
+from tests.fixtures.labeling import CORPUS, QUERY, TEXTS, ranked
 from tests.openai_server import OpenAITestServer
 
-from rankdistill.data.records import Document, Query
+from rankdistill.data.records import Document
 from rankdistill.labeling.backends.base import ChatMessages, Generation, TokenScores
 from rankdistill.labeling.config import BackendConfig, LabelingConfig, PrerankConfig
 from rankdistill.labeling.methods import build_method
@@ -34,18 +35,8 @@ from rankdistill.retrieval.config import RetrievalConfig
 
 pytest_plugins = ["tests.openai_server"]
 
-QUERY = Query("q1", "solar panel efficiency")
-TEXTS = {
-    "d0": "solar panel efficiency rises in cold weather",
-    "d1": "solar panel installation costs explained",
-    "d2": "dates of the next solar eclipse",
-    "d3": "banana bread recipe with walnuts",
-    "d4": "football scores from last night",
-    "d5": "a panel discussion on modern art",
-}
-CORPUS = {d: Document(d, t) for d, t in TEXTS.items()}
 # First-stage / pre-ranker scores, best first.
-CANDIDATES = [(d, float(10 - i)) for i, d in enumerate(TEXTS)]
+CANDIDATES = ranked(list(TEXTS))
 
 
 def _overlap(docid: str) -> int:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tests.fixtures.pipeline import fast_demo
 from typer.testing import CliRunner
 
 from rankdistill.cli.main import app
@@ -18,16 +19,7 @@ from rankdistill.labeling.grading import grades_by_rank, grades_from_labels, pse
 from rankdistill.labeling.store import read_labels
 from rankdistill.pipeline import run_pipeline
 
-FAST = [
-    "data.train.max_queries=6",
-    "data.dev.max_queries=4",
-    "selection.enabled=false",
-    "retrieval.k=15",
-    "labeling.method=ranker",
-    "labeling.ranker_models=[bm25]",
-    "labeling.prerank.scorer=first-stage",
-    "labeling.prerank.candidates=10",
-]
+FAST = fast_demo()
 
 
 def _markers(run_dir: Path) -> dict[str, float]:

@@ -6,21 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
+from tests.fixtures.pipeline import fast_demo
 
 from rankdistill.config import load_config
 from rankdistill.labeling.store import read_labels
 from rankdistill.pipeline import LABEL, TEACHER, run_pipeline
 
-FAST = [
-    "data.train.max_queries=3",
-    "data.dev.max_queries=2",
-    "selection.enabled=false",
-    "retrieval.k=8",
-    "labeling.method=ranker",
-    "labeling.ranker_models=[bm25]",
-    "labeling.prerank.scorer=first-stage",
-    "labeling.prerank.candidates=6",
-]
+FAST = fast_demo(train=3, dev=2, k=8, candidates=6)
 TEACHER_ON = [
     "teacher.enabled=true",
     "teacher.cpt.enabled=false",

@@ -153,3 +153,27 @@ def test_serve_command_answers_and_stops_cleanly_on_sigint(student: Path) -> Non
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_serve_takes_its_defaults_from_a_run_configs_serve_section(tmp_path: Path) -> None:
+    from rankdistill.cli.serve import _OPTIONS, serve_config
+
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        "serve:\n  port: 9191\n  backend: onnx\n  windows: {aggregation: mean}\n",
+        encoding="utf-8",
+    )
+    unset = {name: None for name, _, _ in _OPTIONS}
+    cfg = serve_config(**{**unset, "config": str(config), "host": "0.0.0.0"})["cfg"]
+    assert (cfg.port, cfg.backend, cfg.host) == (9191, "onnx", "0.0.0.0")
+    assert cfg.windows.aggregation == "mean"
+    # An option given on the command line wins over the config.
+    cfg = serve_config(**{**unset, "config": str(config), "port": 7000, "aggregation": "first"})[
+        "cfg"
+    ]
+    assert (cfg.port, cfg.backend, cfg.windows.aggregation) == (7000, "onnx", "first")
+    # Without a config, ServeConfig's own defaults.
+    assert serve_config(**unset)["cfg"].port == 8080
+
+    result = CliRunner().invoke(app, ["serve", str(tmp_path), "--config", str(tmp_path / "no")])
+    assert result.exit_code == 2 and "Traceback" not in result.output

@@ -9,7 +9,18 @@ from __future__ import annotations
 import typer
 
 from rankdistill import __version__
-from rankdistill.cli import data, evaluate, export, label, retrieve, run, serve, teacher, train
+from rankdistill.cli import (
+    data,
+    evaluate,
+    export,
+    label,
+    report,
+    retrieve,
+    run,
+    serve,
+    teacher,
+    train,
+)
 from rankdistill.cli import generate as generate_cli
 from rankdistill.cli.errors import DEBUG_ENV, UserErrorGroup
 
@@ -25,7 +36,19 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for module in (run, data, generate_cli, retrieve, label, teacher, train, evaluate, export, serve):
+for module in (
+    run,
+    data,
+    generate_cli,
+    retrieve,
+    label,
+    teacher,
+    train,
+    evaluate,
+    export,
+    serve,
+    report,
+):
     module.register(app)
 
 

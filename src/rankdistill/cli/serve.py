@@ -115,7 +115,16 @@ def _field_options(
     )
 
 
+CONFIG_OPT = typer.Option(
+    None,
+    "--config",
+    metavar="CONFIG",
+    help="A run config (YAML file or shipped name) whose serve section sets the defaults; "
+    "the options given here win over it.",
+)
+
 _OPTIONS = (
+    ("config", str | None, CONFIG_OPT),
     *_field_options(_SERVE_FIELDS, ServeConfig),
     ("raw_scores", bool | None, RAW_SCORES_OPT),
     *_field_options(_WINDOW_FIELDS, WindowConfig),
@@ -129,15 +138,25 @@ def serve_config(**flags: Any) -> dict[str, Any]:
         raise ValueError(f"--backend: choose one of {', '.join(BACKEND_CHOICES)}")
     if flags["aggregation"] is not None and flags["aggregation"] not in AGGREGATIONS:
         raise ValueError(f"--aggregation: choose one of {', '.join(AGGREGATIONS)}")
+    config = flags.pop("config")
+    base = _configured(config) if config is not None else {}
+    base_windows = base.pop("windows", {})
     given = {k: v for k, v in flags.items() if v is not None}
     windows = {name: given.pop(name) for name, _, _ in _WINDOW_FIELDS if name in given}
     try:
-        cfg = ServeConfig(**given, windows=WindowConfig(**windows))
+        cfg = ServeConfig(**{**base, **given}, windows=WindowConfig(**{**base_windows, **windows}))
     except ValidationError as exc:
         first = exc.errors()[0]
         option = "--" + str(first["loc"][-1]).replace("_", "-") if first["loc"] else "options"
         raise ValueError(f"{option}: {first['msg']}") from None
     return {"cfg": cfg}
+
+
+def _configured(config: str) -> dict[str, Any]:
+    """The serve section of a run config, as the fields it sets."""
+    from rankdistill.config import load_config
+
+    return load_config(config).serve.model_dump(exclude_unset=True)
 
 
 def serve_command(

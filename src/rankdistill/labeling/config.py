@@ -41,7 +41,9 @@ class BackendConfig(BaseModel):
         "the backend can give it; off by default: some hosted models reject the request.",
     )
     context_length: int = 8192
-    n_threads: int | None = None
+    n_threads: int | None = Field(
+        None, ge=1, description="llama.cpp threads; None: the physical cores this process may use."
+    )
     # OpenAI-compatible HTTP servers.
     base_url: str = "http://127.0.0.1:8000/v1"
     api_key_env: str = Field("OPENAI_API_KEY", description="Env var holding the key; never logged.")

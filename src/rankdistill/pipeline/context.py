@@ -17,6 +17,8 @@ from rankdistill.utils import resolve_device
 
 DONE_MARKER = "_done.json"
 PREVIOUS = "previous"
+# Markers name files under the run folder from this token, so a moved folder still reads.
+RUN_DIR_TOKEN = "{run_dir}"
 OutputT = TypeVar("OutputT")
 
 
@@ -57,9 +59,18 @@ class RunContext:
         return self.marker(stage).is_file()
 
     def summary(self, stage: Stage[Any] | str) -> dict[str, Any]:
-        """The stage's marker as stored (``{}`` when it has not finished)."""
+        """The stage's marker (``{}`` when it has not finished), its paths under this run
+        folder wherever the folder was when the stage ran."""
         path = self.marker(stage)
-        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        if not path.is_file():
+            return {}
+        return _replace_prefix(
+            json.loads(path.read_text(encoding="utf-8")), RUN_DIR_TOKEN, str(self.run_dir)
+        )
+
+    def relocatable(self, record: Any) -> Any:
+        """``record`` with the paths under the run folder written from ``RUN_DIR_TOKEN``."""
+        return _replace_prefix(record, str(self.run_dir), RUN_DIR_TOKEN)
 
     def output(self, stage: Stage[OutputT]) -> OutputT:
         """The typed output of a finished stage."""
@@ -167,3 +178,16 @@ def _stage(stage: Stage[Any] | str) -> Stage[Any]:
     from rankdistill.pipeline.stages import stage_named
 
     return stage_named(stage)
+
+
+def _replace_prefix(value: Any, old: str, new: str) -> Any:
+    """Every string of a JSON value that is ``old`` or starts with ``old/``, re-rooted."""
+    if isinstance(value, str):
+        if value == old or value.startswith(old + "/"):
+            return new + value[len(old) :]
+        return value
+    if isinstance(value, dict):
+        return {k: _replace_prefix(v, old, new) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replace_prefix(v, old, new) for v in value]
+    return value

@@ -86,13 +86,13 @@ def run_stage(ctx: RunContext, stage: Stage[Any]) -> dict[str, Any]:
     output = stage.run(ctx)
     if not isinstance(output, stage.output):
         raise TypeError(f"stage {stage.name!r} returned {type(output).__name__}")
-    record = output_to_json(output)
+    record = ctx.relocatable(output_to_json(output))
     record["seconds"] = round(time.perf_counter() - start, 2)
     record["config_fingerprint"] = ctx.fingerprint(stage)
     record["run_id"] = uuid.uuid4().hex[:16]
     record["upstream_runs"] = upstream_runs
     atomic_write_json(ctx.stage_dir(stage) / DONE_MARKER, record)
-    return record
+    return ctx.summary(stage)
 
 
 def run_pipeline(

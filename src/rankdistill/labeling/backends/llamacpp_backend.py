@@ -13,6 +13,7 @@ the templated prompt is evaluated once and only the last position's logits are r
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,6 +28,25 @@ logger = logging.getLogger(__name__)
 _GGUF_TEMPLATE_KEY = "tokenizer.chat_template"
 _GGUF_TEMPLATE_FORMAT = "chat_template.default"  # llama-cpp-python's name for it
 SEED = 0  # fixed, so sampling at temperature > 0 is reproducible
+
+
+def default_threads() -> int:
+    """The physical cores this process may run on.
+
+    llama-cpp-python's own default, half the logical CPUs, assumes two hardware threads per
+    core: on a machine or VM without them it leaves half the cores idle.
+    """
+    if hasattr(os, "sched_getaffinity"):
+        available = len(os.sched_getaffinity(0))
+    else:  # macOS, Windows
+        available = os.cpu_count() or 1
+    try:
+        import psutil
+
+        physical = psutil.cpu_count(logical=False) or available
+    except ImportError:
+        physical = max(available // 2, 1)
+    return max(1, min(available, physical))
 
 
 class LlamaCppBackend:
@@ -52,7 +72,7 @@ class LlamaCppBackend:
         self.llm = Llama(
             model_path=str(ref.gguf_path),
             n_ctx=cfg.context_length,
-            n_threads=cfg.n_threads,
+            n_threads=cfg.n_threads or default_threads(),
             seed=SEED,
             logits_all=False,
             verbose=False,
