@@ -14,8 +14,6 @@ import typer
 
 from rankdistill.cli.help import HelpCommand
 
-RESOLVED_CONFIG = "config.resolved.yaml"
-
 
 def report(
     run_dir: Annotated[
@@ -33,7 +31,7 @@ def report(
 ) -> None:
     """Write a finished run's report.md and report.html again from its folder."""
     from rankdistill.config import load_config
-    from rankdistill.pipeline.context import RunContext
+    from rankdistill.pipeline.context import RESOLVED_CONFIG, RunContext
     from rankdistill.pipeline.report import write_report
 
     resolved = run_dir / RESOLVED_CONFIG

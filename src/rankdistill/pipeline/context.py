@@ -16,6 +16,7 @@ from rankdistill.scoring import Scorer
 from rankdistill.utils import resolve_device
 
 DONE_MARKER = "_done.json"
+RESOLVED_CONFIG = "config.resolved.yaml"  # the run's config with every default spelled out
 PREVIOUS = "previous"
 # Markers name files under the run folder from this token, so a moved folder still reads.
 RUN_DIR_TOKEN = "{run_dir}"

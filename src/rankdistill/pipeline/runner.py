@@ -22,7 +22,7 @@ from typing import Any
 from rich.console import Console
 
 from rankdistill.config import RunConfig, save_config
-from rankdistill.pipeline.context import DONE_MARKER, PREVIOUS, RunContext
+from rankdistill.pipeline.context import DONE_MARKER, PREVIOUS, RESOLVED_CONFIG, RunContext
 from rankdistill.pipeline.report import write_report
 from rankdistill.pipeline.stage import OutputFormatError, Stage, output_to_json
 from rankdistill.pipeline.stages import STAGE_NAMES, STAGES, stage_named
@@ -107,7 +107,7 @@ def run_pipeline(
         stage_named(name)  # an unknown name raises, listing the stages
     ctx = RunContext(config, base_dir=base_dir or Path.cwd())
     ctx.run_dir.mkdir(parents=True, exist_ok=True)
-    save_config(config, ctx.run_dir / "config.resolved.yaml")
+    save_config(config, ctx.run_dir / RESOLVED_CONFIG)
     set_seed(config.seed)
     stop = STAGE_NAMES.index(until) if until else len(STAGES) - 1
     ran: set[str] = set()
