@@ -56,6 +56,7 @@ class Point:
     learning_rate: float = 7e-5
     max_length: int = 128
     batch_size: int = 4
+    known_positive: str = "none"  # training.students[].known_positive
 
 
 POINTS: dict[str, Point] = {
@@ -64,6 +65,10 @@ POINTS: dict[str, Point] = {
     "real+crop1k": Point(crop=1000),
     "real+squad2k+crop2k": Point(squad=2000, crop=2000),
     "real+squad4k+crop4k": Point(squad=4000, crop=4000),
+    # The same labels as real+squad2k+crop2k, each SQuAD paragraph and crop source passage
+    # raised to at least its query's best teacher target: does a label the teacher cannot
+    # get wrong help? (Copy that run folder to this name and only training re-runs.)
+    "real+squad2k+crop2k+floor": Point(squad=2000, crop=2000, known_positive="floor"),
     # LLM-written queries (InPars / Promptagator) over the same pooled corpus as the crops,
     # as many as llama.cpp on 2 CPU cores writes in about half an hour.
     "real+llm1k": Point(llm=1000),
@@ -114,6 +119,7 @@ def point_config(name: str, point: Point, out: Path) -> Any:
         "batch_size": point.batch_size,
         "max_length": point.max_length,
         "learning_rate": point.learning_rate,
+        "known_positive": point.known_positive,
         # DL 2020 is the dev split and the reported set: export the last checkpoint, so no
         # choice is made on it.
         "keep_best": False,

@@ -64,3 +64,17 @@ def test_teacher_scores_are_z_scored_per_query() -> None:
     assert statistics.pstdev(q1) == pytest.approx(1.0)
     assert records["q1"].scores["d1"] > records["q1"].scores["d2"] > records["q1"].scores["d3"]
     assert records["q2"].scores == {"d1": 0.0, "d3": 0.0}  # no spread: no division by 0
+
+
+def test_serve_batch_size_default_is_the_fastest_measured() -> None:
+    """The engine's default batch size is the one the recorded inference benchmark found
+    fastest for the default (int8) backend, so re-measuring on other hardware flags it."""
+    import json
+
+    from rankdistill.serving.config import DEFAULT_BATCH_SIZE, ServeConfig
+
+    results = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "inference.json"
+    table = json.loads(results.read_text())["onnx_int8_pairs_per_second_by_batch_size"]
+    fastest = max(table, key=table.get)
+    assert int(fastest) == DEFAULT_BATCH_SIZE == ServeConfig().batch_size
+    assert ServeConfig().backend == "onnx-int8"

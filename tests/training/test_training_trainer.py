@@ -25,7 +25,7 @@ from rankdistill.training.arguments import precision_flags
 from rankdistill.training.checkpoints import load_state_dict, save_state_dict, state_digest
 from rankdistill.training.config import StudentTrainConfig
 from rankdistill.training.data import QueryGroupCollator, build_query_groups
-from rankdistill.training.trainer import train_student
+from rankdistill.training.trainer import ELAPSED_FILE, checkpoint_seconds, train_student
 
 TEXTS = [
     "solar panels make electricity from sunlight",
@@ -220,7 +220,11 @@ def test_resume_after_interruption_reproduces_the_uninterrupted_run(
     final_a = load_file(tmp_path / "checkpoints" / "checkpoint-4" / "model.safetensors")
     exported_a = load_file(full.model_dir / "model.safetensors")
 
-    # Simulate a kill right after the step-2 checkpoint: only checkpoint-2 is left.
+    # Simulate a kill right after the step-2 checkpoint: only checkpoint-2 is left. Its
+    # recorded training time is set to 1,000 s, which the resumed attempt must add to.
+    checkpoint_2 = tmp_path / "checkpoints" / "checkpoint-2"
+    assert 0 < checkpoint_seconds(checkpoint_2) <= full.seconds
+    (checkpoint_2 / ELAPSED_FILE).write_text(json.dumps({"seconds": 1000.0}))
     shutil.rmtree(tmp_path / "checkpoints" / "checkpoint-4")
     shutil.rmtree(full.model_dir)
     (tmp_path / "history.json").unlink()
@@ -235,6 +239,7 @@ def test_resume_after_interruption_reproduces_the_uninterrupted_run(
         (tmp_path / "checkpoints" / "checkpoint-4" / "trainer_state.json").read_text()
     )
     assert state["global_step"] == 4 and state["best_global_step"] == 4
+    assert 1000 < checkpoint_seconds(tmp_path / "checkpoints" / "checkpoint-4") <= resumed.seconds
     final_b = load_file(tmp_path / "checkpoints" / "checkpoint-4" / "model.safetensors")
     assert final_a.keys() == final_b.keys()
     for name in final_a:  # TCL included

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from rankdistill.scoring_windows import WindowConfig, WindowPlan, plan_windows
+from rankdistill.serving.config import DEFAULT_BATCH_SIZE
 from rankdistill.serving.encoding import make_pair_encoder, pad_batch
 from rankdistill.serving.manifest import read_manifest, tokenizer_dir
 
@@ -205,7 +206,7 @@ class Reranker:
         manifest: dict[str, Any],
         *,
         max_length: int,
-        batch_size: int = 32,
+        batch_size: int = DEFAULT_BATCH_SIZE,
         padding_slack: float | None = None,
         model_dir: str = "",
         keep_alive: Any = None,
@@ -241,7 +242,7 @@ class Reranker:
         backend: str = "torch",
         threads: int | None = None,
         max_length: int | None = None,
-        batch_size: int = 32,
+        batch_size: int = DEFAULT_BATCH_SIZE,
         device: str = "cpu",
         padding_slack: float | None = None,
     ) -> Reranker:

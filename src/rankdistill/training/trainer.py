@@ -9,14 +9,18 @@
 - Checkpoints (``OUT/checkpoints/checkpoint-N``) are safetensors (tied weights once) plus the
   Trainer's optimizer, scheduler, RNG and state; ``resume=True`` continues from the last.
 - The result: ``OUT/model`` (``student.save_for_inference``), ``OUT/train_config.yaml``,
-  ``OUT/history.json`` (every logged loss and dev metric).
+  ``OUT/history.json`` (every logged loss and dev metric), and the training wall time
+  summed over every resumed attempt (each checkpoint records the total so far in
+  ``elapsed.json``; work after the last checkpoint of a killed attempt is redone, not counted).
 - The DisRanker SFT teacher trains on the same stack: :func:`make_trainer` with its
   :class:`StudentWithLoss`, query groups and collator.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -52,6 +56,7 @@ logger = logging.getLogger(__name__)
 
 DevEvaluate = Callable[[Scorer], dict[str, float]]
 WEIGHTS_FILE = "model.safetensors"  # the name the HF Trainer loads checkpoints from
+ELAPSED_FILE = "elapsed.json"  # a checkpoint's training seconds, every attempt until it
 # Config fields that are hyperparameters of a given loss (the rest go in loss_options).
 LOSS_FIELDS: dict[str, tuple[str, ...]] = {"hybrid": ("alpha",), "hinge": ("margin",)}
 
@@ -63,6 +68,25 @@ class TrainResult:
     model_dir: Path
     metrics: dict[str, float]
     history: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0  # training wall time, summed over resumed attempts
+
+
+class TrainingClock:
+    """Training seconds since the first attempt: ``offset`` (what the checkpoint resumed
+    from had recorded) plus the time of this attempt."""
+
+    def __init__(self, checkpoint: str | None) -> None:
+        self.offset = checkpoint_seconds(checkpoint) if checkpoint else 0.0
+        self.start = time.perf_counter()
+
+    def seconds(self) -> float:
+        return round(self.offset + time.perf_counter() - self.start, 2)
+
+
+def checkpoint_seconds(checkpoint: str | Path) -> float:
+    """The training seconds a checkpoint recorded (0 for one written without a clock)."""
+    path = Path(checkpoint) / ELAPSED_FILE
+    return float(json.loads(path.read_text(encoding="utf-8"))["seconds"]) if path.is_file() else 0.0
 
 
 def loss_hyperparameters(cfg: StudentTrainConfig) -> dict[str, Any]:
@@ -261,6 +285,24 @@ def _callback_class() -> type:
     return DevEvaluationCallback
 
 
+def _clock_callback_class() -> type:
+    from transformers import TrainerCallback
+
+    class ClockCallback(TrainerCallback):
+        """Writes the clock's total into every checkpoint, so a resume keeps counting."""
+
+        def __init__(self, clock: TrainingClock) -> None:
+            self.clock = clock
+
+        def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
+            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            if state.is_world_process_zero and folder.is_dir():
+                atomic_write_json(folder / ELAPSED_FILE, {"seconds": self.clock.seconds()})
+            return control
+
+    return ClockCallback
+
+
 def last_checkpoint(out_dir: Path) -> str | None:
     from transformers.trainer_utils import get_last_checkpoint
 
@@ -359,6 +401,8 @@ def train_student(
     checkpoint = last_checkpoint(out_dir) if resume else None
     if checkpoint:
         logger.info("resuming from %s", checkpoint)
+    clock = TrainingClock(checkpoint)
+    trainer.add_callback(_clock_callback_class()(clock))
     trainer.train(resume_from_checkpoint=checkpoint)
 
     state = trainer.state
@@ -375,4 +419,9 @@ def train_student(
         atomic_write_json(out_dir / "history.json", state.log_history)
     if args.world_size > 1:
         torch.distributed.barrier()
-    return TrainResult(model_dir=model_dir, metrics=metrics, history=list(state.log_history))
+    return TrainResult(
+        model_dir=model_dir,
+        metrics=metrics,
+        history=list(state.log_history),
+        seconds=clock.seconds(),
+    )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -70,7 +69,6 @@ def train(ctx: RunContext) -> TrainOutput:
             trained[name] = reused
             continue
         console.print(f"[bold]train[/] {name}: loss={student_cfg.loss}")
-        start = time.perf_counter()
         result = train_student(
             student_cfg,
             labels,
@@ -79,8 +77,7 @@ def train(ctx: RunContext) -> TrainOutput:
             dev_evaluate=evaluate,
             device=ctx.device,
         )
-        seconds = round(time.perf_counter() - start, 2)
-        trained[name] = TrainedStudent(str(result.model_dir), result.metrics, seconds)
+        trained[name] = TrainedStudent(str(result.model_dir), result.metrics, result.seconds)
     return TrainOutput(trained)
 
 
