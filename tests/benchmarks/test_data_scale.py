@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from types import ModuleType
 
+import pytest
 from tests.fixtures.benchmarks import load_benchmark
 
 from rankdistill.config import load_config
@@ -74,3 +75,35 @@ def test_an_llm_point_writes_queries_for_the_crop_corpus_through_llama_cpp(
         "llama-cpp",
         bench.LLM_MODEL,
     )
+
+
+@pytest.mark.parametrize(
+    ("base_name", "variant_name", "changed"),
+    [
+        ("real+squad2k+crop2k", "real+squad2k+crop2k+floor", {"known_positive": "floor"}),
+        ("real+squad4k+crop4k", "real+squad4k+crop4k+len256", {"max_length": 256}),
+    ],
+)
+def test_a_student_variant_shares_every_stage_but_training_with_its_base_point(
+    tmp_path: Path, base_name: str, variant_name: str, changed: dict[str, object]
+) -> None:
+    """Copying the base point's run folder to the variant's name re-runs training only:
+    every stage up to the teacher has the same config fingerprint."""
+    from rankdistill.pipeline.context import RunContext
+    from rankdistill.pipeline.stages import STAGES
+
+    bench = _data_scale()
+    base, variant = (
+        RunContext(bench.point_config(name, bench.POINTS[name], tmp_path), base_dir=ROOT)
+        for name in (base_name, variant_name)
+    )
+    same = [s.name for s in STAGES if base.fingerprint(s) == variant.fingerprint(s)]
+    assert same == ["load", "select", "generate", "retrieve", "prerank", "label", "teacher"]
+    base_student = base.config.training.students[0].model_dump()
+    variant_student = variant.config.training.students[0].model_dump()
+    # (a field left at a default of a newer version is not dumped, so compare with get)
+    keys = base_student.keys() | variant_student.keys()
+    diff = {
+        k: variant_student.get(k) for k in keys if base_student.get(k) != variant_student.get(k)
+    }
+    assert diff == changed
