@@ -286,10 +286,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     transformers.logging.set_verbosity_error()
     sys.path.insert(0, str(ROOT))  # the test fixtures live in tests/
-    from tests.fixtures.students import build_cross_encoder_dir
-
     from rankdistill.data.rankllm import read_rankllm
     from rankdistill.training.config import StudentTrainConfig
+    from tests.fixtures.students import build_cross_encoder_dir
 
     data = read_rankllm(args.data)
     with tempfile.TemporaryDirectory(prefix="rankdistill-train-bench-") as tmp:

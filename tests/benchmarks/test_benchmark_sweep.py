@@ -8,6 +8,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+
 from tests.fixtures.benchmarks import load_benchmark
 
 ROOT = Path(__file__).resolve().parents[2]

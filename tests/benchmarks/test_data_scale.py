@@ -6,9 +6,9 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from tests.fixtures.benchmarks import load_benchmark
 
 from rankdistill.config import load_config
+from tests.fixtures.benchmarks import load_benchmark
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from tests.fixtures.pipeline import fast_demo
 from typer.testing import CliRunner
 
 from rankdistill.cli.main import app
 from rankdistill.config import load_config
 from rankdistill.pipeline import run_pipeline
+from tests.fixtures.pipeline import fast_demo
 
 FAST = [*fast_demo(train=4), "training.students=[]"]
 

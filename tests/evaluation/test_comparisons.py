@@ -14,6 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy import stats
+
+from rankdistill.data.records import Qrels, Run
+from rankdistill.evaluation.metrics import evaluate_run
+from rankdistill.evaluation.reporting.comparisons import compare_with_baseline
 from tests.evaluation.test_run_report import (
     build_case,
     make_collection,
@@ -21,10 +25,6 @@ from tests.evaluation.test_run_report import (
     section,
     tables,
 )
-
-from rankdistill.data.records import Qrels, Run
-from rankdistill.evaluation.metrics import evaluate_run
-from rankdistill.evaluation.reporting.comparisons import compare_with_baseline
 
 BASELINE = "first-stage"
 

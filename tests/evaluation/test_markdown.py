@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.evaluation.test_run_report import build_case, make_inputs, section
-
 from rankdistill.evaluation.reporting.document import Paragraph, Section
 from rankdistill.evaluation.reporting.html_page import render_html
 from rankdistill.evaluation.reporting.markdown import md_code_span, render_markdown
+from tests.evaluation.test_run_report import build_case, make_inputs, section
 
 NOTE = (
     "Teacher: a ranker. On dev it re-orders the candidates "

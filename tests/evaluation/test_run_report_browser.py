@@ -17,6 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+
+from rankdistill.evaluation.metrics import evaluate_run
+from rankdistill.evaluation.run_report import ReportInputs
 from tests.evaluation.test_run_report import (
     METRICS,
     ReportCase,
@@ -24,9 +27,6 @@ from tests.evaluation.test_run_report import (
     make_collection,
     make_inputs,
 )
-
-from rankdistill.evaluation.metrics import evaluate_run
-from rankdistill.evaluation.run_report import ReportInputs
 
 CHROMIUM = Path("/usr/bin/chromium")
 WINDOW = (1280, 2400)

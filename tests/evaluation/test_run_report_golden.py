@@ -13,9 +13,9 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
-from tests.evaluation.test_run_report import LATENCY_ROWS, make_inputs
 
 from rankdistill.evaluation.run_report import ReportInputs, build_run_report
+from tests.evaluation.test_run_report import LATENCY_ROWS, make_inputs
 
 GOLDEN = Path(__file__).parent / "golden"
 DATA_URI = re.compile(r"data:image/png;base64,[A-Za-z0-9+/=]+")

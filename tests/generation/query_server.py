@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.openai_server import OpenAITestServer
 
 from rankdistill.data.records import Document
+from tests.openai_server import OpenAITestServer
 
 _PASSAGE = re.compile(r"^Passage: (.+)$", re.MULTILINE)
 EMPTY_MARK = "emptymark"

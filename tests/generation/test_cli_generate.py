@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 import typer
-from tests.generation.query_server import PASSAGES, QueryServer, expected_query
 from typer.testing import CliRunner
 
 from rankdistill.cli.generate import generation_config, parse_corpus_spec
 from rankdistill.generation.config import GenerationConfig
 from rankdistill.generation.run import read_generated_queries
+from tests.generation.query_server import PASSAGES, QueryServer, expected_query
 
 pytest_plugins = ["tests.generation.query_server"]
 

@@ -10,12 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.generation.query_server import PASSAGES
 
 from rankdistill.data.records import Document
 from rankdistill.generation.config import GenerationConfig
 from rankdistill.generation.crop import SPAN_WORDS, CropOptions, crop_queries, sample_passages
 from rankdistill.generation.run import generate_queries
+from tests.generation.query_server import PASSAGES
 
 REPO = Path(__file__).resolve().parents[2]
 WORD = re.compile(r"[\w'’-]+")

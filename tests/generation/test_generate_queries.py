@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from tests.generation.query_server import PASSAGES, QueryServer, expected_query
 
 from rankdistill.data.corpus import Exclusion, normalise_query
 from rankdistill.data.records import Document, Query, RankingData
@@ -26,6 +25,7 @@ from rankdistill.generation.run import (
     length_distribution,
     read_generated_queries,
 )
+from tests.generation.query_server import PASSAGES, QueryServer, expected_query
 
 pytest_plugins = ["tests.generation.query_server"]
 

@@ -8,15 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.generation.query_server import (
-    EMPTY_MARK,
-    LONG_MARK,
-    PASSAGES,
-    QueryServer,
-    expected_query,
-    word_logprob,
-)
-from tests.openai_server import count_prompt_tokens
 
 from rankdistill.data.errors import DataFormatError
 from rankdistill.data.records import Document, Query, RankingData
@@ -30,6 +21,15 @@ from rankdistill.generation.llm import (
     parse_query,
 )
 from rankdistill.generation.run import generate_queries, read_generated_queries
+from tests.generation.query_server import (
+    EMPTY_MARK,
+    LONG_MARK,
+    PASSAGES,
+    QueryServer,
+    expected_query,
+    word_logprob,
+)
+from tests.openai_server import count_prompt_tokens
 
 pytest_plugins = ["tests.generation.query_server"]
 

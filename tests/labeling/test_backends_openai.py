@@ -8,11 +8,11 @@ import threading
 import traceback
 
 import pytest
-from tests.openai_server import OpenAITestServer, count_prompt_tokens, scripted_responder
 
 from rankdistill.labeling.backends import BackendError, LLMBackend, build_backend
 from rankdistill.labeling.backends.openai_backend import OpenAIBackend, parse_retry_after
 from rankdistill.labeling.config import BackendConfig
+from tests.openai_server import OpenAITestServer, count_prompt_tokens, scripted_responder
 
 pytest_plugins = ["tests.openai_server"]
 

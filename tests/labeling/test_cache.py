@@ -12,12 +12,12 @@ import threading
 from pathlib import Path
 
 import pytest
-from tests.openai_server import OpenAITestServer
 
 from rankdistill.labeling.backends import BackendError, LLMBackend, build_backend
 from rankdistill.labeling.backends.openai_backend import OpenAIBackend
 from rankdistill.labeling.cache import CachedBackend, cache_key
 from rankdistill.labeling.config import BackendConfig
+from tests.openai_server import OpenAITestServer
 
 pytest_plugins = ["tests.openai_server"]
 

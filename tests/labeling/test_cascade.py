@@ -10,8 +10,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from tests.fixtures.labeling import CORPUS, QUERY, TEXTS, ranked
-from tests.openai_server import OpenAITestServer
 
 from rankdistill.data.records import RankingData
 from rankdistill.labeling.backends import build_backend
@@ -20,6 +18,8 @@ from rankdistill.labeling.config import BackendConfig, LabelingConfig, PrerankCo
 from rankdistill.labeling.methods import build_method
 from rankdistill.labeling.runner import run_labeling
 from rankdistill.labeling.store import read_labels
+from tests.fixtures.labeling import CORPUS, QUERY, TEXTS, ranked
+from tests.openai_server import OpenAITestServer
 
 pytest_plugins = ["tests.openai_server"]
 

@@ -15,8 +15,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pytest
-from tests.fixtures.labeling import CORPUS, QUERY, TEXTS, ranked
-from tests.openai_server import OpenAITestServer
 
 from rankdistill.data.records import Document
 from rankdistill.labeling.backends.base import ChatMessages, Generation, TokenScores
@@ -32,6 +30,8 @@ from rankdistill.labeling.methods.sliding_window import (
 )
 from rankdistill.retrieval.bm25 import BM25Scorer
 from rankdistill.retrieval.config import RetrievalConfig
+from tests.fixtures.labeling import CORPUS, QUERY, TEXTS, ranked
+from tests.openai_server import OpenAITestServer
 
 pytest_plugins = ["tests.openai_server"]
 

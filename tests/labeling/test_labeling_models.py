@@ -113,9 +113,8 @@ def test_rradistill_with_smollm2_transformers(dl2020: Path, tmp_path: Path) -> N
 @pytest.mark.slow
 def test_ray_data_labelling_matches_in_process(tmp_path: Path) -> None:
     ray = pytest.importorskip("ray")
-    from tests.labeling.test_labeling_runner import _data
-
     from rankdistill.retrieval.bm25 import BM25Scorer
+    from tests.labeling.test_labeling_runner import _data
 
     data = _data(tmp_path, 4)
     scorers = {"bm25": BM25Scorer()}

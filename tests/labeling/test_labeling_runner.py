@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.openai_server import OpenAITestServer, RecordedRequest
 from typer.testing import CliRunner
 
 from rankdistill.data.errors import DataFormatError
@@ -25,6 +24,7 @@ from rankdistill.labeling.config import BackendConfig, LabelingConfig, PrerankCo
 from rankdistill.labeling.runner import run_labeling
 from rankdistill.labeling.stats import format_statistics, kendall_tau, label_statistics
 from rankdistill.labeling.store import LabelStore, read_labels
+from tests.openai_server import OpenAITestServer, RecordedRequest
 
 pytest_plugins = ["tests.openai_server"]
 REPO = Path(__file__).resolve().parents[2]

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tests.fixtures.pipeline import fast_demo
 from typer.testing import CliRunner
 
 from rankdistill.cli.main import app
@@ -18,6 +17,7 @@ from rankdistill.evaluation.teacher import teacher_run
 from rankdistill.labeling.grading import grades_by_rank, grades_from_labels, pseudo_grades
 from rankdistill.labeling.store import read_labels
 from rankdistill.pipeline import run_pipeline
+from tests.fixtures.pipeline import fast_demo
 
 FAST = fast_demo()
 

@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.fixtures.pipeline import fast_demo
 
 from rankdistill.config import load_config
 from rankdistill.labeling.store import read_labels
 from rankdistill.pipeline import LABEL, TEACHER, run_pipeline
+from tests.fixtures.pipeline import fast_demo
 
 FAST = fast_demo(train=3, dev=2, k=8, candidates=6)
 TEACHER_ON = [

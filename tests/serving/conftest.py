@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.fixtures.students import TRAINED_LENGTH, build_once, build_student_dir
 
 from rankdistill.serving.engine import Reranker
+from tests.fixtures.students import TRAINED_LENGTH, build_once, build_student_dir
 
 
 @pytest.fixture(scope="session")

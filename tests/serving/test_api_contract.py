@@ -15,11 +15,11 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.config import SchemathesisConfig
 from schemathesis.generation.modes import GenerationMode
-from tests.fixtures.service import running_service
-from tests.fixtures.students import DOCUMENTS, QUERIES
 
 from rankdistill.serving.engine import Reranker
 from rankdistill.serving.manifest import read_manifest, served_model_name
+from tests.fixtures.service import running_service
+from tests.fixtures.students import DOCUMENTS, QUERIES
 
 LIMITS = {"max_documents": 8, "max_document_chars": 400, "max_query_chars": 100}
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import cohere
 import pytest
-from tests.fixtures.service import running_service
-from tests.fixtures.students import DOCUMENTS, QUERIES
 
 from rankdistill.serving.engine import Reranker
 from rankdistill.serving.manifest import read_manifest, served_model_name
+from tests.fixtures.service import running_service
+from tests.fixtures.students import DOCUMENTS, QUERIES
 
 KEY_ENV = "RANKDISTILL_TEST_COHERE_KEY"
 KEY = "cohere-sdk-test-key"

@@ -12,9 +12,9 @@ from pathlib import Path
 import ir_measures
 import pytest
 from ir_measures import nDCG
-from tests.fixtures.students import build_cross_encoder_dir, build_once, export_once
 
 from rankdistill.serving.engine import Reranker
+from tests.fixtures.students import build_cross_encoder_dir, build_once, export_once
 
 QUERIES = 10
 DEPTH = 20

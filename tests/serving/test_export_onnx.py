@@ -9,6 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy.stats import spearmanr
+
+from rankdistill.data.errors import DataFormatError
+from rankdistill.serving.engine import Reranker
 from tests.fixtures.students import (
     DOCUMENTS,
     QUERIES,
@@ -18,9 +21,6 @@ from tests.fixtures.students import (
     export_once,
     reference_scores,
 )
-
-from rankdistill.data.errors import DataFormatError
-from rankdistill.serving.engine import Reranker
 
 FP32_TOL = 1e-4
 INT8_TOL = 0.25  # on scores scaled to unit standard deviation across documents

@@ -20,12 +20,12 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from tests.fixtures.service import free_port, running_service
-from tests.fixtures.students import DOCUMENTS, QUERIES, TRAINED_LENGTH, reference_scores
 
 from rankdistill.scoring_windows import WindowConfig
 from rankdistill.serving.engine import Reranker
 from rankdistill.serving.export import export_onnx, export_sentence_transformers
+from tests.fixtures.service import free_port, running_service
+from tests.fixtures.students import DOCUMENTS, QUERIES, TRAINED_LENGTH, reference_scores
 
 TOL = 1e-4
 QUERY = QUERIES[2]

@@ -10,14 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy.stats import spearmanr
-from tests.fixtures.students import (
-    DOCUMENTS,
-    QUERIES,
-    build_cross_encoder_dir,
-    build_once,
-    export_once,
-    reference_scores,
-)
 
 from rankdistill.serving.engine import Reranker
 from rankdistill.serving.onnx_optimize import (
@@ -25,6 +17,14 @@ from rankdistill.serving.onnx_optimize import (
     INT8_VARIANTS,
     op_counts,
     optimize_export,
+)
+from tests.fixtures.students import (
+    DOCUMENTS,
+    QUERIES,
+    build_cross_encoder_dir,
+    build_once,
+    export_once,
+    reference_scores,
 )
 
 FP32_TOL = 1e-4

@@ -11,8 +11,6 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import ValidationError
-from tests.fixtures.service import running_service
-from tests.fixtures.students import DOCUMENTS, QUERIES
 
 from rankdistill.resources import resolve_model
 from rankdistill.scoring_windows import (
@@ -23,6 +21,8 @@ from rankdistill.scoring_windows import (
     window_starts,
 )
 from rankdistill.serving.engine import Reranker
+from tests.fixtures.service import running_service
+from tests.fixtures.students import DOCUMENTS, QUERIES
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,11 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from tests.fixtures.students import DOCUMENTS, QUERIES, build_cross_encoder_dir, build_once
 
 from rankdistill.serving.app import BackgroundServer, create_app
 from rankdistill.serving.config import ServeConfig
 from rankdistill.serving.engine import Reranker
+from tests.fixtures.students import DOCUMENTS, QUERIES, build_cross_encoder_dir, build_once
 
 KEY_ENV = "RANKDISTILL_TEST_SERVE_KEY"
 KEY = "s3cret-test-key"

@@ -14,11 +14,11 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from tests.fixtures.students import DOCUMENTS, QUERIES, build_cross_encoder_dir, build_once
 from typer.testing import CliRunner
 
 from rankdistill.cli.main import app
 from rankdistill.serving.engine import Reranker
+from tests.fixtures.students import DOCUMENTS, QUERIES, build_cross_encoder_dir, build_once
 
 
 @pytest.fixture(scope="module")

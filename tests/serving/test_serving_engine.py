@@ -8,6 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from rankdistill.scoring import Scorer
+from rankdistill.serving.engine import Reranker, length_batches, rank_indices
 from tests.fixtures.students import (
     DOCUMENTS,
     QUERIES,
@@ -15,9 +18,6 @@ from tests.fixtures.students import (
     build_once,
     reference_scores,
 )
-
-from rankdistill.scoring import Scorer
-from rankdistill.serving.engine import Reranker, length_batches, rank_indices
 
 
 @pytest.fixture(scope="module")

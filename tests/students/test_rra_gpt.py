@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from tests._decoder_cache import causal_lm
 
 from rankdistill.losses import build_loss
 from rankdistill.students.base import STUDENTS
 from rankdistill.students.decoder import IGNORE_INDEX, last_real_token_index
 from rankdistill.students.rra_gpt import RraGptStudent
+from tests._decoder_cache import causal_lm
 
 QUERIES = ["what do cats eat", "what do cats eat", "tallest tower in paris", "tallest tower"]
 DOCS = [

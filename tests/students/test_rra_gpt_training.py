@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from tests._decoder_cache import causal_lm
 
 from rankdistill.data.records import Document, LabelRecord, Query, RankingData
 from rankdistill.students.rra_gpt import RraGptStudent
 from rankdistill.training.config import RraGptConfig, StudentTrainConfig
+from tests._decoder_cache import causal_lm
 
 
 @pytest.mark.slow

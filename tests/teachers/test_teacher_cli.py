@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from tests._decoder_cache import local_smollm_dir
 from typer.testing import CliRunner
 
 from rankdistill.cli.main import app
 from rankdistill.labeling.store import read_labels
+from tests._decoder_cache import local_smollm_dir
 
 HITS = {
     "q1": ("what do cats eat", ["Cats eat meat and fish.", "Stocks rose today.", "Cat food."]),

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
-from tests._decoder_cache import causal_lm, local_smollm_dir
 
 from rankdistill.data.records import ClickRecord, Document
 from rankdistill.students.decoder import IGNORE_INDEX
@@ -21,6 +20,7 @@ from rankdistill.teachers.cpt import (
     run_cpt,
     tokenize_cpt_example,
 )
+from tests._decoder_cache import causal_lm, local_smollm_dir
 
 TEMPLATE = "query: {query}\n"
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from tests._decoder_cache import decoder_body, local_smollm_dir
 
 from rankdistill.data.records import Document, LabelRecord, Query, RankingData
 from rankdistill.teachers.config import SftConfig, TeacherConfig
@@ -23,6 +22,7 @@ from rankdistill.teachers.sft import (
 )
 from rankdistill.training.data import QueryGroupCollator
 from rankdistill.utils import set_seed
+from tests._decoder_cache import decoder_body, local_smollm_dir
 
 QUERIES = ["what do cats eat", "how tall is the eiffel tower in paris france"]
 DOCS = ["Cats eat meat.", "The Eiffel Tower is 330 metres tall and stands in Paris."]

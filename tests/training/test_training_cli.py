@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.ddp_worker import TOPICS, make_tiny_bert, toy_data
 from typer.testing import CliRunner
 
 from rankdistill.cli.main import app
 from rankdistill.cli.train import student_config
 from rankdistill.utils import write_jsonl
+from tests.ddp_worker import TOPICS, make_tiny_bert, toy_data
 
 
 def write_rankllm(path: Path) -> Path:

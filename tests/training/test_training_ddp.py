@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from tests.ddp_worker import make_tiny_bert
 
 WORKER = Path(__file__).resolve().parents[1] / "ddp_worker.py"

@@ -14,7 +14,6 @@ import pytest
 import torch
 import yaml
 from safetensors.torch import load_file
-from tests.ddp_worker import make_tiny_bert
 from torch import nn
 
 from rankdistill.data.records import Document, LabelRecord, Query, RankingData
@@ -26,6 +25,7 @@ from rankdistill.training.checkpoints import load_state_dict, save_state_dict, s
 from rankdistill.training.config import StudentTrainConfig
 from rankdistill.training.data import QueryGroupCollator, build_query_groups
 from rankdistill.training.trainer import ELAPSED_FILE, checkpoint_seconds, train_student
+from tests.ddp_worker import make_tiny_bert
 
 TEXTS = [
     "solar panels make electricity from sunlight",
