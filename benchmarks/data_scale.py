@@ -216,9 +216,13 @@ def run_point(name: str, out: Path, device: str) -> dict[str, Any]:
     }
 
 
-def save(entry: dict[str, Any], load_before: tuple[float, float, float]) -> None:
-    results = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.is_file() else {}
+def save(
+    entry: dict[str, Any], load_before: tuple[float, float, float], path: Path = RESULTS
+) -> None:
+    results = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
     results.setdefault("points", {})[entry["point"]] = entry
+    # A point stopped part-way is kept by hand under partial_points until it finishes.
+    results.get("partial_points", {}).pop(entry["point"], None)
     results["machine"] = {
         "cpus": os.cpu_count(),
         "platform": platform.platform(),
@@ -228,9 +232,9 @@ def save(entry: dict[str, Any], load_before: tuple[float, float, float]) -> None
     results["best_point"] = best["point"]
     results["student_over_teacher_dl20"] = best["student_over_teacher_dl20"]
     results["student_over_teacher_nfcorpus"] = best["student_over_teacher_nfcorpus"]
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    plot(results, RESULTS.with_suffix(".png"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    plot(results, path.with_suffix(".png"))
 
 
 def plot(results: dict[str, Any], path: Path) -> Path:

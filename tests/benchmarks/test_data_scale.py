@@ -107,3 +107,31 @@ def test_a_student_variant_shares_every_stage_but_training_with_its_base_point(
         k: variant_student.get(k) for k in keys if base_student.get(k) != variant_student.get(k)
     }
     assert diff == changed
+
+
+def _entry(point: str, dl20: float, nfcorpus: float) -> dict[str, object]:
+    return {
+        "point": point,
+        "training_queries": 100,
+        "dl20": {"bm25": 0.48, "teacher": 0.6, "student": dl20},
+        "nfcorpus": {"bm25": 0.35, "teacher": 0.36, "student": nfcorpus},
+        "student_over_teacher_dl20": dl20 / 0.6,
+        "student_over_teacher_nfcorpus": nfcorpus / 0.36,
+    }
+
+
+def test_saving_a_point_keeps_the_others_and_names_the_best_on_dl20(tmp_path: Path) -> None:
+    import json
+
+    bench = _data_scale()
+    path = tmp_path / "data_scale.json"
+    path.write_text(json.dumps({"partial_points": {"b": {"status": "stopped"}, "c": {}}}))
+    bench.save(_entry("a", 0.55, 0.34), (0.1, 0.2, 0.3), path)
+    bench.save(_entry("b", 0.60, 0.30), (0.1, 0.2, 0.3), path)
+    results = json.loads(path.read_text())
+    assert sorted(results["points"]) == ["a", "b"]
+    assert results["partial_points"] == {"c": {}}, "a finished point is no longer partial"
+    assert results["best_point"] == "b"
+    assert results["student_over_teacher_dl20"] == 1.0
+    assert results["student_over_teacher_nfcorpus"] == 0.30 / 0.36
+    assert path.with_suffix(".png").stat().st_size > 0
