@@ -287,6 +287,7 @@ def _callback_class() -> type:
 
 def _clock_callback_class() -> type:
     from transformers import TrainerCallback
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
     class ClockCallback(TrainerCallback):
         """Writes the clock's total into every checkpoint, so a resume keeps counting."""
@@ -295,7 +296,7 @@ def _clock_callback_class() -> type:
             self.clock = clock
 
         def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
-            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            folder = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
             if state.is_world_process_zero and folder.is_dir():
                 atomic_write_json(folder / ELAPSED_FILE, {"seconds": self.clock.seconds()})
             return control
