@@ -57,6 +57,7 @@ class Point:
     max_length: int = 128
     batch_size: int = 4
     known_positive: str = "none"  # training.students[].known_positive
+    short_first: float = 0.0  # share of the steps at 128 tokens before max_length; 0: none
 
 
 POINTS: dict[str, Point] = {
@@ -72,6 +73,12 @@ POINTS: dict[str, Point] = {
     # The 8,129-query labels with a student that reads 256 tokens, as the teacher does (at
     # 128, 92% of NFCorpus abstracts and 23% of DL 2020 passages are cut).
     "real+squad4k+crop4k+len256": Point(squad=4000, crop=4000, max_length=256),
+    # The same, with BERT's length schedule: 90% of the steps at 128 tokens, the last 10% at
+    # 256. Its first 1,800 steps are real+squad4k+crop4k's, so that run's checkpoint-1800
+    # copied into this one's train folder is where it resumes.
+    "real+squad4k+crop4k+short-first": Point(
+        squad=4000, crop=4000, max_length=256, short_first=0.9
+    ),
     # LLM-written queries (InPars / Promptagator) over the same pooled corpus as the crops,
     # as many as llama.cpp on 2 CPU cores writes in about half an hour.
     "real+llm1k": Point(llm=1000),
@@ -123,6 +130,9 @@ def point_config(name: str, point: Point, out: Path) -> Any:
         "max_length": point.max_length,
         "learning_rate": point.learning_rate,
         "known_positive": point.known_positive,
+        "short_first": {"max_length": 128, "fraction": point.short_first}
+        if point.short_first
+        else None,
         # DL 2020 is the dev split and the reported set: export the last checkpoint, so no
         # choice is made on it.
         "keep_best": False,

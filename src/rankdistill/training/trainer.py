@@ -50,6 +50,7 @@ from rankdistill.training.data import (
     build_query_groups,
 )
 from rankdistill.training.length_buckets import bucketed_training_loss
+from rankdistill.training.length_schedule import length_schedule_callback
 from rankdistill.utils import atomic_write_json, atomic_write_text, resolve_device, set_seed
 
 logger = logging.getLogger(__name__)
@@ -394,6 +395,8 @@ def train_student(
     if dev_evaluate is not None:
         callback = _callback_class()(trainer, dev_evaluate, cfg.eval_metric, cfg.eval_steps)
         trainer.add_callback(callback)
+    if cfg.short_first is not None:
+        trainer.add_callback(length_schedule_callback(student, cfg.short_first))
     if trainer.is_world_process_zero():
         out_dir.mkdir(parents=True, exist_ok=True)
         config_yaml = yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
