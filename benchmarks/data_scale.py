@@ -49,6 +49,7 @@ class Point:
     squad: int = 0
     crop: int = 0
     llm: int = 0  # queries written by LLM_MODEL for passages of the crop source's corpus
+    keyword: int = 0  # keyword crops (2-4 words) of other passages of the crop corpus
     candidates: int = 30  # BM25 candidates labelled per synthetic / SQuAD query
     group_size: int = 8
     epochs: float = 1.0
@@ -59,6 +60,12 @@ class Point:
     known_positive: str = "none"  # training.students[].known_positive
     short_first: float = 0.0  # share of the steps at 128 tokens before max_length; 0: none
 
+
+# Point fields that set how the student trains, not which queries it learns from.
+STUDENT_FIELDS = (
+    "group_size", "epochs", "max_steps", "learning_rate", "max_length", "batch_size",
+    "known_positive", "short_first",
+)  # fmt: skip
 
 POINTS: dict[str, Point] = {
     "real": Point(),
@@ -79,6 +86,11 @@ POINTS: dict[str, Point] = {
     "real+squad4k+crop4k+short-first": Point(
         squad=4000, crop=4000, max_length=256, short_first=0.9
     ),
+    # Twice the queries again (SQuAD dev has 10,570 questions; the crop pool 27k passages).
+    "real+squad8k+crop8k": Point(squad=8000, crop=8000),
+    # As many queries as real+squad4k+crop4k, half of its question crops traded for keyword
+    # crops: does a wider spread of query lengths help at the same size?
+    "real+squad4k+crop2k+kw2k": Point(squad=4000, crop=2000, keyword=2000),
     # LLM-written queries (InPars / Promptagator) over the same pooled corpus as the crops,
     # as many as llama.cpp on 2 CPU cores writes in about half an hour.
     "real+llm1k": Point(llm=1000),
@@ -99,12 +111,22 @@ def llm_source(crop: dict[str, Any]) -> dict[str, Any]:
     return {**crop, "name": "llm", "generation": generation}
 
 
+def keyword_source(crop: dict[str, Any]) -> dict[str, Any]:
+    """The crop source with 2-4-word keyword crops instead, of a differently seeded draw
+    of passages: head queries like NFCorpus's (median 2 words), which question crops
+    (5-10 words), SQuAD and DL 2021 + 2022 questions never show."""
+    generation = {**crop["generation"], "style": "keyword", "seed": crop["generation"]["seed"] + 1}
+    return {**crop, "name": "crop-keyword", "generation": generation}
+
+
 def point_sources(point: Point, shipped: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The shipped config's sources cut to the point's counts (a count of 0 drops one)."""
-    counts = {"squad": point.squad, "crop": point.crop, "llm": point.llm}
+    counts = {
+        "squad": point.squad, "crop": point.crop, "llm": point.llm, "crop-keyword": point.keyword,
+    }  # fmt: skip
     crop = next(s for s in shipped if s["name"] == "crop")
     sources = []
-    for source in [*shipped, llm_source(crop)]:
+    for source in [*shipped, llm_source(crop), keyword_source(crop)]:
         n = counts.get(source["name"], 0)
         if not n:
             continue
@@ -247,6 +269,19 @@ def save(
     plot(results, path.with_suffix(".png"))
 
 
+def is_variant(entry: dict[str, Any]) -> bool:
+    """A point whose student trains otherwise than the curve's (same labels as a curve
+    point, or the equal-steps control): plotted apart, not joined to the curve."""
+    default = Point()
+    config = entry.get("config", {})
+    return any(config.get(f, getattr(default, f)) != getattr(default, f) for f in STUDENT_FIELDS)
+
+
+def variant_label(name: str) -> str:
+    """``real+squad4k+crop4k+short-first`` -> ``+short-first``; ``real-1033-steps`` as is."""
+    return "+" + name.rsplit("+", 1)[1] if "+" in name else name
+
+
 def plot(results: dict[str, Any], path: Path) -> Path:
     """Student nDCG@10 against training queries, teacher and BM25 as reference lines."""
     import matplotlib
@@ -256,15 +291,35 @@ def plot(results: dict[str, Any], path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     points = sorted(results["points"].values(), key=lambda e: e["training_queries"])
+    curve = [e for e in points if not is_variant(e)]
+    variants = [e for e in points if is_variant(e)]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharex=True)
     panels = ((axes[0], "dl20", "TREC DL 2020"), (axes[1], "nfcorpus", "NFCorpus test"))
     for ax, key, title in panels:
-        xs = [e["training_queries"] for e in points]
-        ax.plot(xs, [e[key]["student"] for e in points], "o-", label="cross-encoder student")
-        for e in points:
+        xs = [e["training_queries"] for e in curve]
+        ax.plot(xs, [e[key]["student"] for e in curve], "o-", label="cross-encoder student")
+        for e in curve:
             ax.annotate(e["point"], (e["training_queries"], e[key]["student"]), fontsize=7)
-        ax.axhline(points[-1][key]["teacher"], color="tab:green", ls="--", label="teacher")
-        ax.axhline(points[-1][key]["bm25"], color="tab:gray", ls=":", label="BM25")
+        ax.plot(
+            [e["training_queries"] for e in variants],
+            [e[key]["student"] for e in variants],
+            "s",
+            mfc="none",
+            color="tab:purple",
+            label="student variant",
+        )
+        for i, e in enumerate(variants):
+            # Variants share their base point's x: stagger their labels downwards.
+            ax.annotate(
+                variant_label(e["point"]),
+                (e["training_queries"], e[key]["student"]),
+                xytext=(-40, -10 - 9 * i),
+                textcoords="offset points",
+                fontsize=7,
+                color="tab:purple",
+            )
+        ax.axhline(curve[-1][key]["teacher"], color="tab:green", ls="--", label="teacher")
+        ax.axhline(curve[-1][key]["bm25"], color="tab:gray", ls=":", label="BM25")
         ax.set_xscale("log")
         # Minor-tick labels of a log axis spanning one or two decades overlap.
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())

@@ -82,6 +82,13 @@ def test_an_llm_point_writes_queries_for_the_crop_corpus_through_llama_cpp(
     [
         ("real+squad2k+crop2k", "real+squad2k+crop2k+floor", {"known_positive": "floor"}),
         ("real+squad4k+crop4k", "real+squad4k+crop4k+len256", {"max_length": 256}),
+        # Its short phase is the base's whole run: the base's checkpoints up to step
+        # 0.9 x 2,033 are its own.
+        (
+            "real+squad4k+crop4k",
+            "real+squad4k+crop4k+short-first",
+            {"max_length": 256, "short_first": {"max_length": 128, "fraction": 0.9}},
+        ),
     ],
 )
 def test_a_student_variant_shares_every_stage_but_training_with_its_base_point(
@@ -135,3 +142,17 @@ def test_saving_a_point_keeps_the_others_and_names_the_best_on_dl20(tmp_path: Pa
     assert results["student_over_teacher_dl20"] == 1.0
     assert results["student_over_teacher_nfcorpus"] == 0.30 / 0.36
     assert path.with_suffix(".png").stat().st_size > 0
+
+
+def test_variants_are_told_apart_from_the_curve_by_how_their_student_trains() -> None:
+    bench = _data_scale()
+    variants = {
+        name for name, p in bench.POINTS.items() if bench.is_variant({"config": p.__dict__})
+    }
+    assert variants == {
+        "real+squad2k+crop2k+floor",
+        "real+squad4k+crop4k+len256",
+        "real+squad4k+crop4k+short-first",
+        "real-1033-steps",
+    }
+    assert bench.variant_label("real+squad4k+crop4k+short-first") == "+short-first"
