@@ -156,3 +156,18 @@ def test_variants_are_told_apart_from_the_curve_by_how_their_student_trains() ->
         "real-1033-steps",
     }
     assert bench.variant_label("real+squad4k+crop4k+short-first") == "+short-first"
+
+
+def test_keyword_crops_are_a_source_of_their_own_over_other_passages(tmp_path: Path) -> None:
+    bench = _data_scale()
+    name = "real+squad4k+crop2k+kw2k"
+    cfg = bench.point_config(name, bench.POINTS[name], tmp_path)
+    by_name = {s.name: s for s in cfg.generate.sources}
+    assert sorted(by_name) == ["crop", "crop-keyword", "squad"]
+    crop, keyword = by_name["crop"], by_name["crop-keyword"]
+    assert crop.max_queries == keyword.max_queries == 2000 and by_name["squad"].max_queries == 4000
+    assert keyword.corpus == crop.corpus
+    assert crop.generation is not None and keyword.generation is not None
+    assert (crop.generation.style, keyword.generation.style) == ("question", "keyword")
+    # Another seed: the keyword crops come from another draw of passages.
+    assert keyword.generation.seed != crop.generation.seed
