@@ -61,7 +61,8 @@ class Point:
     short_first: float = 0.0  # share of the steps at 128 tokens before max_length; 0: none
 
 
-# Point fields that set how the student trains, not which queries it learns from.
+# Point fields that set how the student trains, not which queries it learns from: each
+# is the training.students[0] field of the same name (short_first becomes a ShortFirst).
 STUDENT_FIELDS = (
     "group_size", "epochs", "max_steps", "learning_rate", "max_length", "batch_size",
     "known_positive", "short_first",
@@ -145,14 +146,9 @@ def point_config(name: str, point: Point, out: Path) -> Any:
     shipped = load_config(CONFIG).model_dump(mode="json")
     student = {
         **shipped["training"]["students"][0],
-        "epochs": point.epochs,
-        "max_steps": point.max_steps,
-        "group_size": point.group_size,
-        "batch_size": point.batch_size,
-        "max_length": point.max_length,
-        "learning_rate": point.learning_rate,
-        "known_positive": point.known_positive,
-        "short_first": {"max_length": 128, "fraction": point.short_first}
+        **{field: getattr(point, field) for field in STUDENT_FIELDS},
+        # The short phase runs at the curve's own length.
+        "short_first": {"max_length": Point().max_length, "fraction": point.short_first}
         if point.short_first
         else None,
         # DL 2020 is the dev split and the reported set: export the last checkpoint, so no
