@@ -167,8 +167,13 @@ def point_config(name: str, point: Point, out: Path) -> Any:
     return load_config(CONFIG, overrides)
 
 
-def nfcorpus_scores(model_dir: Path | None, out: Path, device: str) -> dict[str, float]:
-    """nDCG@10 on NFCorpus test re-ranking BM25's top 100: BM25, the teacher and a student."""
+def nfcorpus_scores(
+    model_dir: Path | None, out: Path, device: str, student_path: Path | None = None
+) -> dict[str, float]:
+    """nDCG@10 on NFCorpus test re-ranking BM25's top 100: BM25, the teacher and a student.
+
+    The runs are kept as TREC files (BM25's and the teacher's under ``out/nfcorpus``, the
+    student's at ``student_path``) for per-query comparisons, and reused when present."""
     from rankdistill.data.beir import read_beir
     from rankdistill.data.trec import read_trec_run, write_trec_run
     from rankdistill.evaluation.metrics import evaluate_run
@@ -196,7 +201,14 @@ def nfcorpus_scores(model_dir: Path | None, out: Path, device: str) -> dict[str,
     if model_dir is not None:
         from rankdistill.students import load_student
 
-        runs["student"] = rerank_run(load_student(model_dir, device), data, k=100)
+        if student_path is None or not student_path.is_file():
+            run = rerank_run(load_student(model_dir, device), data, k=100)
+            if student_path is None:
+                runs["student"] = run
+            else:
+                write_trec_run(run, student_path, tag="student")
+        if student_path is not None:
+            runs["student"] = read_trec_run(student_path)
     assert data.qrels is not None
     return {
         name: evaluate_run(run, data.qrels, ["nDCG@10"]).aggregate["nDCG@10"]
@@ -225,7 +237,8 @@ def run_point(name: str, out: Path, device: str) -> dict[str, Any]:
     evaluated = p.output(EVALUATE).systems
     trained = p.summary("train")["students"]
     student_name, student = next(iter(trained.items()))
-    nf = nfcorpus_scores(Path(student["model_dir"]), out, p.device)
+    nf_run = out / name / EVALUATE.name / "nfcorpus-student.trec"
+    nf = nfcorpus_scores(Path(student["model_dir"]), out, p.device, nf_run)
     dl20 = {s: evaluated[s]["nDCG@10"] for s in ("first-stage", "teacher", student_name)}
     return {
         "point": name,

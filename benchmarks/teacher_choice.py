@@ -48,24 +48,61 @@ LLM_RUN_CALLS_PER_QUERY = 9
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=RESULTS / "teacher_choice.json")
-    parser.add_argument("--work", type=Path, default=ROOT / "runs" / "teacher_choice")
-    parser.add_argument("--bi-encoders", nargs="*", default=["minilm-l6", "mpnet-base"])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "--out", type=Path, default=RESULTS / "teacher_choice.json", help="The results JSON."
+    )
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=ROOT / "runs" / "teacher_choice",
+        help="Where every teacher's per-query runs are kept, so that a rerun resumes.",
+    )
+    parser.add_argument(
+        "--bi-encoders",
+        nargs="*",
+        default=["minilm-l6", "mpnet-base"],
+        help="Bi-encoder aliases to score on their own, fused in pairs and with BM25.",
+    )
     parser.add_argument(
         "--budget-s",
         type=float,
         default=None,
         help="Stop starting new bi-encoder queries after this many seconds (resume later).",
     )
-    parser.add_argument("--cascade-queries", type=int, default=10)
-    parser.add_argument("--cascade-pre-ranker", default="mpnet-base")
     parser.add_argument(
-        "--cascade-llms", nargs="*", default=["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b"]
+        "--cascade-queries",
+        type=int,
+        default=10,
+        help="How many DL 2020 queries (the first, in file order) the cascades label; 0: none.",
     )
-    parser.add_argument("--cascade-methods", nargs="*", default=["rradistill", "pointwise"])
-    parser.add_argument("--cascade-top-k", type=int, default=10)
-    parser.add_argument("--max-doc-words", type=int, default=100)
+    parser.add_argument(
+        "--cascade-pre-ranker", default="mpnet-base", help="The cascade's bi-encoder alias."
+    )
+    parser.add_argument(
+        "--cascade-llms",
+        nargs="*",
+        default=["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b"],
+        help="Packaged GGUF aliases that re-order the pre-ranker's top k through llama.cpp.",
+    )
+    parser.add_argument(
+        "--cascade-methods",
+        nargs="*",
+        default=["rradistill", "pointwise"],
+        help="How the LLM labels the top k: one listwise call, or one yes/no call each.",
+    )
+    parser.add_argument(
+        "--cascade-top-k", type=int, default=10, help="Candidates the LLM re-orders."
+    )
+    parser.add_argument(
+        "--max-doc-words",
+        type=int,
+        default=100,
+        help="Each passage is cut to this many words in the LLM's prompt.",
+    )
     parser.add_argument("--threads", type=int, default=2, help="llama.cpp threads.")
     parser.add_argument(
         "--cascade-budget-s",

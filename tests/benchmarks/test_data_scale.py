@@ -171,3 +171,35 @@ def test_keyword_crops_are_a_source_of_their_own_over_other_passages(tmp_path: P
     assert (crop.generation.style, keyword.generation.style) == ("question", "keyword")
     # Another seed: the keyword crops come from another draw of passages.
     assert keyword.generation.seed != crop.generation.seed
+
+
+def test_nfcorpus_scores_reuse_kept_runs_and_score_them_with_the_qrels(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from rankdistill.data.trec import write_trec_run
+
+    bench = _data_scale()
+    beir = tmp_path / "data" / "nfcorpus" / "test"
+    (beir / "qrels").mkdir(parents=True)
+    docs = {"d1": "vitamin d bone", "d2": "statin heart", "d3": "soy milk"}
+    (beir / "corpus.jsonl").write_text(
+        "".join(json.dumps({"_id": d, "title": "", "text": t}) + "\n" for d, t in docs.items())
+    )
+    (beir / "queries.jsonl").write_text(
+        "".join(json.dumps({"_id": q, "text": t}) + "\n" for q, t in {"q1": "bones"}.items())
+    )
+    (beir / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t2\n")
+    monkeypatch.setattr(bench, "DATA", tmp_path / "data")
+    out = tmp_path / "runs"
+    # Kept runs: BM25 and the teacher put the relevant d1 second, the student first. No
+    # model loads (the student folder does not exist): every run is read back.
+    write_trec_run({"q1": {"d2": 3.0, "d1": 2.0, "d3": 1.0}}, out / "nfcorpus" / "bm25.trec")
+    write_trec_run({"q1": {"d2": 0.9, "d1": 0.8, "d3": 0.1}}, out / "nfcorpus" / "teacher.trec")
+    kept = out / "a" / "evaluate" / "nfcorpus-student.trec"
+    kept.parent.mkdir(parents=True)
+    write_trec_run({"q1": {"d1": 5.0, "d2": 1.0, "d3": 0.0}}, kept)
+    scores = bench.nfcorpus_scores(tmp_path / "no-such-student", out, "cpu", kept)
+    second = 1 / 1.584962500721156  # 1 / log2(3): the one relevant document at rank 2
+    assert scores == pytest.approx({"bm25": second, "teacher": second, "student": 1.0})
