@@ -90,6 +90,9 @@ POINTS: dict[str, Point] = {
     ),
     # Twice the queries again (SQuAD dev has 10,570 questions; the crop pool 27k passages).
     "real+squad8k+crop8k": Point(squad=8000, crop=8000),
+    # The same labels, the student trained in bf16 autocast (fp32 master weights), about
+    # 1.4x the steps per second on these cores (benchmarks/train_precision.py).
+    "real+squad8k+crop8k+bf16": Point(squad=8000, crop=8000, precision="bf16"),
     # As many queries as real+squad4k+crop4k, half of its question crops traded for keyword
     # crops: does a wider spread of query lengths help at the same size?
     "real+squad4k+crop2k+kw2k": Point(squad=4000, crop=2000, keyword=2000),

@@ -89,6 +89,7 @@ def test_an_llm_point_writes_queries_for_the_crop_corpus_through_llama_cpp(
             "real+squad4k+crop4k+short-first",
             {"max_length": 256, "short_first": {"max_length": 128, "fraction": 0.9}},
         ),
+        ("real+squad8k+crop8k", "real+squad8k+crop8k+bf16", {"precision": "bf16"}),
     ],
 )
 def test_a_student_variant_shares_every_stage_but_training_with_its_base_point(
@@ -153,6 +154,7 @@ def test_variants_are_told_apart_from_the_curve_by_how_their_student_trains() ->
         "real+squad2k+crop2k+floor",
         "real+squad4k+crop4k+len256",
         "real+squad4k+crop4k+short-first",
+        "real+squad8k+crop8k+bf16",
         "real-1033-steps",
     }
     assert bench.variant_label("real+squad4k+crop4k+short-first") == "+short-first"
