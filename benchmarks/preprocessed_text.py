@@ -100,7 +100,7 @@ def main() -> None:
     forms["preprocessed"] = preprocessed(forms["natural"])
     scorers: dict[str, Any] = {"teacher": build_scorer(TEACHER, "cpu")}
     for folder in args.students:
-        scorers[str(folder)] = load_student(folder, "cpu")
+        scorers[os.path.relpath(folder, ROOT)] = load_student(folder, "cpu")
     results: dict[str, Any] = {}
     for name, scorer in scorers.items():
         results[name] = {}
@@ -120,7 +120,7 @@ def main() -> None:
         "results": results,
         "machine": {"cpus": os.cpu_count(), "load_average_before": load_before},
         "command": "python benchmarks/preprocessed_text.py --students "
-        + " ".join(str(p) for p in args.students),
+        + " ".join(os.path.relpath(p, ROOT) for p in args.students),
     }
     args.out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")
