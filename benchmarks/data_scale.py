@@ -29,6 +29,7 @@ import json
 import os
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -171,48 +172,53 @@ def point_config(name: str, point: Point, out: Path) -> Any:
     return load_config(CONFIG, overrides)
 
 
+def kept_run(path: Path, tag: str, make: Callable[[], Run]) -> Run:
+    """The run kept at ``path`` as a TREC file, made (and kept) first when absent."""
+    from rankdistill.data.trec import read_trec_run, write_trec_run
+
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_trec_run(make(), path, tag=tag)
+    return read_trec_run(path)
+
+
 def nfcorpus_scores(
-    model_dir: Path | None, out: Path, device: str, student_path: Path | None = None
+    model_dir: Path, out: Path, device: str, student_path: Path
 ) -> dict[str, float]:
     """nDCG@10 on NFCorpus test re-ranking BM25's top 100: BM25, the teacher and a student.
 
     The runs are kept as TREC files (BM25's and the teacher's under ``out/nfcorpus``, the
     student's at ``student_path``) for per-query comparisons, and reused when present."""
     from rankdistill.data.beir import read_beir
-    from rankdistill.data.trec import read_trec_run, write_trec_run
     from rankdistill.evaluation.metrics import evaluate_run
     from rankdistill.retrieval.bm25 import BM25Retriever
     from rankdistill.retrieval.config import RetrievalConfig
-    from rankdistill.scoring import rerank_run
+    from rankdistill.scoring import build_scorer, rerank_run
+    from rankdistill.students import load_student
 
-    data = read_beir(DATA / "nfcorpus" / "test", "test")
+    beir = read_beir(DATA / "nfcorpus" / "test", "test")
     cache = out / "nfcorpus"
-    cache.mkdir(parents=True, exist_ok=True)
-    runs: dict[str, Run] = {}
-    bm25_path = cache / "bm25.trec"
-    if not bm25_path.is_file():
-        retriever = BM25Retriever(RetrievalConfig(k=100)).index(data.corpus)
-        write_trec_run(retriever.retrieve(data.queries, 100), bm25_path, tag="bm25")
-    runs["bm25"] = read_trec_run(bm25_path)
-    data = RankingData(data.queries, data.corpus, runs["bm25"], data.qrels)
-    teacher_path = cache / "teacher.trec"
-    if not teacher_path.is_file():
-        from rankdistill.scoring import build_scorer
-
-        scorer = build_scorer("bi-encoder:minilm-l6", device, data)
-        write_trec_run(rerank_run(scorer, data, k=100), teacher_path, tag="teacher")
-    runs["teacher"] = read_trec_run(teacher_path)
-    if model_dir is not None:
-        from rankdistill.students import load_student
-
-        if student_path is None or not student_path.is_file():
-            run = rerank_run(load_student(model_dir, device), data, k=100)
-            if student_path is None:
-                runs["student"] = run
-            else:
-                write_trec_run(run, student_path, tag="student")
-        if student_path is not None:
-            runs["student"] = read_trec_run(student_path)
+    bm25 = kept_run(
+        cache / "bm25.trec",
+        "bm25",
+        lambda: (
+            BM25Retriever(RetrievalConfig(k=100)).index(beir.corpus).retrieve(beir.queries, 100)
+        ),
+    )
+    data = RankingData(beir.queries, beir.corpus, bm25, beir.qrels)
+    runs = {
+        "bm25": bm25,
+        "teacher": kept_run(
+            cache / "teacher.trec",
+            "teacher",
+            lambda: rerank_run(build_scorer("bi-encoder:minilm-l6", device, data), data, k=100),
+        ),
+        "student": kept_run(
+            student_path,
+            "student",
+            lambda: rerank_run(load_student(model_dir, device), data, k=100),
+        ),
+    }
     assert data.qrels is not None
     return {
         name: evaluate_run(run, data.qrels, ["nDCG@10"]).aggregate["nDCG@10"]

@@ -46,21 +46,16 @@ def preprocessed(data: Any) -> Any:
     from rankdistill.data.records import RankingData
 
     stop = frozenset(ENGLISH_STOP_WORDS)
-
-    def restyle(record: Any) -> Any:
-        texts = {
-            f.name: preprocess(getattr(record, f.name), stop)
-            for f in dataclasses.fields(record)
-            if f.name in ("text", "title") and isinstance(getattr(record, f.name), str)
-        }
-        return dataclasses.replace(record, **texts)
-
-    return RankingData(
-        {q: restyle(r) for q, r in data.queries.items()},
-        {d: restyle(r) for d, r in data.corpus.items()},
-        data.candidates,
-        data.qrels,
-    )
+    queries = {
+        q: dataclasses.replace(r, text=preprocess(r.text, stop)) for q, r in data.queries.items()
+    }
+    corpus = {
+        d: dataclasses.replace(
+            r, text=preprocess(r.text, stop), title=r.title and preprocess(r.title, stop)
+        )
+        for d, r in data.corpus.items()
+    }
+    return RankingData(queries, corpus, data.candidates, data.qrels)
 
 
 def ndcg10(scorer: Any, data: Any) -> tuple[float, float]:
