@@ -9,7 +9,8 @@ top-10 overlap, per query, averaged):
 - BM25 (the first stage), the MiniLM and mpnet bi-encoders, and their fusions
   (z-score and reciprocal rank; with each other and with BM25);
 - the cascade teacher (``labeling.method: cascade``): the best bi-encoder pre-ranks the
-  100 candidates and a packaged LLM re-orders its top-k, with one listwise call or
+  100 candidates and each GGUF LLM alias (SmolLM2-135M, always installed; the two
+  Qwen2.5-Coder models where installed) re-orders its top-k, with one listwise call or
   pointwise yes/no, through llama.cpp. On 2 CPU cores this runs on the first
   ``--cascade-queries`` queries only; every figure on those queries is reported next to
   the pre-ranker's and the LLM runs' on the same queries;
@@ -37,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from _dl2020 import DL2020, RESULTS, ROOT, load_dl2020
+from rankdistill.resources import gguf_aliases
 
 METRICS = ("nDCG@10", "RR(rel=2)@10", "PNR")
 LLM_RUNS = {
@@ -85,8 +87,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--cascade-llms",
         nargs="*",
-        default=["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b"],
-        help="Packaged GGUF aliases that re-order the pre-ranker's top k through llama.cpp.",
+        default=gguf_aliases(),
+        help="GGUF model aliases that re-order the pre-ranker's top k through llama.cpp "
+        "(those not installed are skipped and listed in the JSON).",
     )
     parser.add_argument(
         "--cascade-methods",

@@ -135,6 +135,14 @@ ASSEMBLED_MODELS: dict[str, AssembledModel] = {
     ),
 }
 
+
+def gguf_aliases() -> list[str]:
+    """Every alias whose weights are a GGUF file (the LLMs llama.cpp can serve), packaged
+    ones first: those are always installed."""
+    models = {**PACKAGED_MODELS, **ASSEMBLED_MODELS}
+    return [alias for alias, entry in models.items() if entry.gguf_file is not None]
+
+
 # Written into an assembled model's folder once its checks passed; its absence means
 # "not installed" (an interrupted install leaves none).
 INSTALLED_MARKER = "rankdistill-installed.json"

@@ -41,6 +41,16 @@ def _trec_files(root: Path) -> None:
     _write(root / "qrels.txt", "1 0 d1 2\n2 0 d2 3\n")
 
 
+# The files _trec_files writes, as a dataset spec.
+TREC_FILES = DatasetSpec(
+    format="trec",
+    queries="queries.tsv",
+    corpus="corpus.tsv",
+    candidates=["run.trec"],
+    qrels="qrels.txt",
+)
+
+
 def test_registry_covers_every_configurable_format() -> None:
     from typing import get_args
 
@@ -51,14 +61,7 @@ def test_registry_covers_every_configurable_format() -> None:
 
 def test_load_trec_relative_to_base_dir(tmp_path: Path) -> None:
     _trec_files(tmp_path / "d")
-    spec = DatasetSpec(
-        format="trec",
-        queries="queries.tsv",
-        corpus="corpus.tsv",
-        candidates=["run.trec"],
-        qrels="qrels.txt",
-    )
-    data = load_dataset(spec, base_dir=tmp_path / "d")
+    data = load_dataset(TREC_FILES, base_dir=tmp_path / "d")
     assert list(data.queries) == ["1", "2", "3"]
     assert data.candidates == {"1": {"d1": 5.0, "d2": 1.0}, "2": {"d2": 3.0}}
     assert data.qrels == {"1": {"d1": 2}, "2": {"d2": 3}}
@@ -199,14 +202,7 @@ def test_irds_without_package_is_a_clear_error() -> None:
 @pytest.mark.parametrize("fmt", ["trec", "jsonl"])
 def test_write_dataset_then_load_gives_the_same_data(tmp_path: Path, fmt: str) -> None:
     _trec_files(tmp_path / "in")
-    spec = DatasetSpec(
-        format="trec",
-        queries="queries.tsv",
-        corpus="corpus.tsv",
-        candidates=["run.trec"],
-        qrels="qrels.txt",
-    )
-    data = load_dataset(spec, base_dir=tmp_path / "in")
+    data = load_dataset(TREC_FILES, base_dir=tmp_path / "in")
     written = write_dataset(data, fmt, tmp_path / "out")
     ext = "tsv" if fmt == "trec" else "jsonl"
     assert {p.name for p in written} == {f"queries.{ext}", f"corpus.{ext}", "run.trec", "qrels.txt"}

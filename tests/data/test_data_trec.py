@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,49 +58,11 @@ def test_write_trec_run_rejects_whitespace_ids(tmp_path: Path) -> None:
         write_trec_run({"q1": {"d1": 1.0}}, tmp_path / "r.trec", tag="my tag")
 
 
-@pytest.mark.parametrize(
-    ("content", "line", "field", "problem"),
-    [
-        ("q1 Q0 d1 1 2.0\n", 1, None, "expected 6"),
-        ("q1 Q0 d1 1 2.0 t\nq1 Q0 d2 2 high t\n", 2, "score", "not a number"),
-        ("q1 Q0 d1 first 2.0 t\n", 1, "rank", "not an integer"),
-        ("q1 Q0 d1 1 2.0 t\nq1 Q0 d1 2 1.0 t\n", 2, "docid", "listed twice"),
-        ("q1 Q0 d1 1 nan t\n", 1, "score", "NaN"),
-    ],
-)
-def test_read_trec_run_errors(
-    tmp_path: Path, content: str, line: int, field: str | None, problem: str
-) -> None:
-    path = _write(tmp_path, "bad.trec", content)
-    with pytest.raises(DataFormatError, match=problem) as info:
-        read_trec_run(path)
-    assert info.value.path == str(path) and info.value.line == line and info.value.field == field
-    assert f"{path}:{line}" in str(info.value)
-
-
 def test_qrels_read_accepts_0_and_q0_and_round_trips(tmp_path: Path) -> None:
     path = _write(tmp_path, "qrels.txt", "q1 0 d1 3\nq1 Q0 d2 0\nq2 0 d1 -1\nq1 0 d1 3\n")
     qrels = read_trec_qrels(path)
     assert qrels == {"q1": {"d1": 3, "d2": 0}, "q2": {"d1": -1}}
     assert read_trec_qrels(write_trec_qrels(qrels, tmp_path / "back.txt")) == qrels
-
-
-@pytest.mark.parametrize(
-    ("content", "line", "field", "problem"),
-    [
-        ("q1 0 d1 2\nq1 0 d2 relevant\n", 2, "rel", "not an integer"),
-        ("q1 0 d1 2\nq1 0 d2 1.5\n", 2, "rel", "not an integer"),
-        ("q1 0 d1\n", 1, None, "expected 4"),
-        ("q1 0 d1 2\nq1 0 d1 3\n", 2, "rel", "different grades"),
-    ],
-)
-def test_read_trec_qrels_errors(
-    tmp_path: Path, content: str, line: int, field: str | None, problem: str
-) -> None:
-    path = _write(tmp_path, "bad.qrels", content)
-    with pytest.raises(DataFormatError, match=problem) as info:
-        read_trec_qrels(path)
-    assert (info.value.line, info.value.field) == (line, field)
 
 
 def test_queries_tsv_read_and_round_trip(tmp_path: Path) -> None:
@@ -108,24 +72,6 @@ def test_queries_tsv_read_and_round_trip(tmp_path: Path) -> None:
     queries = read_queries_tsv(path)
     assert queries == {"1": Query("1", "what is bm25"), "2": Query("2", "how do rerankers work")}
     assert read_queries_tsv(write_queries_tsv(queries, tmp_path / "back.tsv")) == queries
-
-
-@pytest.mark.parametrize(
-    ("content", "line", "field", "problem"),
-    [
-        ("1\tok\n2\t   \n", 2, "text", "empty text"),
-        ("1\tok\n2\ttoo\tmany\n", 2, None, "expected 2"),
-        ("1\tfirst text\n1\tsecond text\n", 2, "qid", "different text"),
-        ("1\tok\n\tno id\n", 2, "qid", "empty id"),
-    ],
-)
-def test_read_queries_tsv_errors(
-    tmp_path: Path, content: str, line: int, field: str | None, problem: str
-) -> None:
-    path = _write(tmp_path, "bad.tsv", content)
-    with pytest.raises(DataFormatError, match=problem) as info:
-        read_queries_tsv(path)
-    assert (info.value.line, info.value.field) == (line, field)
 
 
 def test_corpus_tsv_two_and_three_columns(tmp_path: Path) -> None:
@@ -139,22 +85,43 @@ def test_corpus_tsv_two_and_three_columns(tmp_path: Path) -> None:
     assert back == corpus
 
 
-@pytest.mark.parametrize(
-    ("content", "line", "field", "problem"),
-    [
-        ("d1\ttext\nd1\tother text\n", 2, "docid", "different text"),
-        ("d1\ttext\nd2\n", 2, None, "expected 2 or 3"),
-        ("d1\ttext\nd2\t \n", 2, "text", "empty text"),
-        ("d1\ttext\nd2\ta\tb\tc\n", 2, None, "got 4"),
-    ],
-)
-def test_read_corpus_tsv_errors(
-    tmp_path: Path, content: str, line: int, field: str | None, problem: str
+# Every malformed case of every reader: (reader, content, line, field, problem). Each must
+# name its file, line and field, in the error and in its message.
+MALFORMED = [
+    (read_trec_run, "q1 Q0 d1 1 2.0\n", 1, None, "expected 6"),
+    (read_trec_run, "q1 Q0 d1 1 2.0 t\nq1 Q0 d2 2 high t\n", 2, "score", "not a number"),
+    (read_trec_run, "q1 Q0 d1 first 2.0 t\n", 1, "rank", "not an integer"),
+    (read_trec_run, "q1 Q0 d1 1 2.0 t\nq1 Q0 d1 2 1.0 t\n", 2, "docid", "listed twice"),
+    (read_trec_run, "q1 Q0 d1 1 nan t\n", 1, "score", "NaN"),
+    (read_trec_qrels, "q1 0 d1 2\nq1 0 d2 relevant\n", 2, "rel", "not an integer"),
+    (read_trec_qrels, "q1 0 d1 2\nq1 0 d2 1.5\n", 2, "rel", "not an integer"),
+    (read_trec_qrels, "q1 0 d1\n", 1, None, "expected 4"),
+    (read_trec_qrels, "q1 0 d1 2\nq1 0 d1 3\n", 2, "rel", "different grades"),
+    (read_queries_tsv, "1\tok\n2\t   \n", 2, "text", "empty text"),
+    (read_queries_tsv, "1\tok\n2\ttoo\tmany\n", 2, None, "expected 2"),
+    (read_queries_tsv, "1\tfirst text\n1\tsecond text\n", 2, "qid", "different text"),
+    (read_queries_tsv, "1\tok\n\tno id\n", 2, "qid", "empty id"),
+    (read_corpus_tsv, "d1\ttext\nd1\tother text\n", 2, "docid", "different text"),
+    (read_corpus_tsv, "d1\ttext\nd2\n", 2, None, "expected 2 or 3"),
+    (read_corpus_tsv, "d1\ttext\nd2\t \n", 2, "text", "empty text"),
+    (read_corpus_tsv, "d1\ttext\nd2\ta\tb\tc\n", 2, None, "got 4"),
+]
+
+
+@pytest.mark.parametrize(("reader", "content", "line", "field", "problem"), MALFORMED)
+def test_readers_name_file_line_and_field_of_malformed_input(
+    tmp_path: Path,
+    reader: Callable[[Path], Any],
+    content: str,
+    line: int,
+    field: str | None,
+    problem: str,
 ) -> None:
-    path = _write(tmp_path, "bad.tsv", content)
+    path = _write(tmp_path, "bad.txt", content)
     with pytest.raises(DataFormatError, match=problem) as info:
-        read_corpus_tsv(path)
-    assert (info.value.line, info.value.field) == (line, field)
+        reader(path)
+    assert info.value.path == str(path) and info.value.line == line and info.value.field == field
+    assert f"{path}:{line}" in str(info.value)
 
 
 def test_duplicate_document_with_same_text_is_accepted(tmp_path: Path) -> None:

@@ -118,3 +118,15 @@ def test_cli_lists_models_and_rejects_unknown_ones(
     assert f"{ALIAS}" in capsys.readouterr().out
     assert model_install.main(["no-such-model"]) == 2
     assert "unknown model 'no-such-model'" in capsys.readouterr().err
+
+
+def test_gguf_aliases_are_the_llms_packaged_one_first() -> None:
+    from rankdistill.resources import gguf_aliases
+
+    aliases = gguf_aliases()
+    assert aliases[0] == "smollm2-135m"  # always installed, so a default run has an LLM
+    assert set(aliases) == {"smollm2-135m", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"}
+    gguf = resolve_model(aliases[0]).gguf_path
+    assert gguf is not None
+    with gguf.open("rb") as file:
+        assert file.read(4) == b"GGUF"
