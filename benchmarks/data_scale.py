@@ -327,12 +327,13 @@ def plot(results: dict[str, Any], path: Path) -> Path:
             color="tab:purple",
             label="student variant",
         )
-        for i, e in enumerate(variants):
-            # Variants share their base point's x: stagger their labels downwards.
+        for e in variants:
+            # Variants may share their base point's x: stagger those labels downwards.
+            same_x = [v for v in variants if v["training_queries"] == e["training_queries"]]
             ax.annotate(
                 variant_label(e["point"]),
                 (e["training_queries"], e[key]["student"]),
-                xytext=(-40, -10 - 9 * i),
+                xytext=(5, -12 - 9 * same_x.index(e)),
                 textcoords="offset points",
                 fontsize=7,
                 color="tab:purple",
