@@ -34,7 +34,15 @@ def backend() -> Iterator[TransformersBackend]:
     torch.set_num_threads(1)
     try:
         built = build_backend(
-            BackendConfig(kind="transformers", model="smollm2-135m", device="cpu", batch_size=4)
+            # float32 explicitly: "auto" is bf16 on a CPU with native bf16 (AMX), and the
+            # reference forward passes below are float32.
+            BackendConfig(
+                kind="transformers",
+                model="smollm2-135m",
+                device="cpu",
+                batch_size=4,
+                dtype="float32",
+            )
         )
     except FileNotFoundError as exc:  # the weights package is not installed
         pytest.skip(str(exc))
