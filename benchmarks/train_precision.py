@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import sys
 import time
 
 from _dl2020 import RESULTS, load_dl2020
@@ -30,6 +32,7 @@ def main() -> None:
     import torch
 
     from rankdistill.students import CrossEncoderStudent
+    from rankdistill.utils import supports_bf16
 
     qid = sorted(data.candidates)[0]
     docs = data.candidate_list(qid, args.pairs).docs
@@ -50,6 +53,7 @@ def main() -> None:
         optimizer.zero_grad()
         return time.perf_counter() - start
 
+    load_before = os.getloadavg()
     step(False), step(True)  # warm-up: oneDNN picks its kernels on first use
     times: dict[str, list[float]] = {"fp32": [], "bf16": []}
     for _ in range(args.steps):
@@ -61,10 +65,13 @@ def main() -> None:
         "pairs_per_step": len(texts),
         "tokens_per_pair": int(features["input_ids"].shape[1]),
         "threads": torch.get_num_threads(),
+        # The speed-up depends on it: without native bf16 (AVX512-BF16 / AMX) it is emulated.
+        "native_bf16": supports_bf16("cpu"),
+        "load_average_before": load_before,
         "median_step_seconds": median,
         "step_seconds": times,
         "bf16_speedup": median["fp32"] / median["bf16"],
-        "command": "python benchmarks/train_precision.py",
+        "command": " ".join(["python benchmarks/train_precision.py", *sys.argv[1:]]),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     with open(args.out, "w", encoding="utf-8") as f:

@@ -108,7 +108,11 @@ MALFORMED = [
 ]
 
 
-@pytest.mark.parametrize(("reader", "content", "line", "field", "problem"), MALFORMED)
+@pytest.mark.parametrize(
+    ("reader", "content", "line", "field", "problem"),
+    MALFORMED,
+    ids=[f"{case[0].__name__}-{case[4]}" for case in MALFORMED],
+)
 def test_readers_name_file_line_and_field_of_malformed_input(
     tmp_path: Path,
     reader: Callable[[Path], Any],
