@@ -61,13 +61,14 @@ class Point:
     known_positive: str = "none"  # training.students[].known_positive
     short_first: float = 0.0  # share of the steps at 128 tokens before max_length; 0: none
     precision: str = "fp32"  # training.students[].precision (bf16: about 1.4x the steps/s here)
+    loss: str = "hybrid"  # training.students[].loss, a name of rankdistill.losses.LOSSES
 
 
 # Point fields that set how the student trains, not which queries it learns from: each
 # is the training.students[0] field of the same name (short_first becomes a ShortFirst).
 STUDENT_FIELDS = (
     "group_size", "epochs", "max_steps", "learning_rate", "max_length", "batch_size",
-    "known_positive", "short_first", "precision",
+    "known_positive", "short_first", "precision", "loss",
 )  # fmt: skip
 
 POINTS: dict[str, Point] = {
@@ -94,12 +95,19 @@ POINTS: dict[str, Point] = {
     # The same labels, the student trained in bf16 autocast (fp32 master weights), about
     # 1.4x the steps per second on these cores (benchmarks/train_precision.py).
     "real+squad8k+crop8k+bf16": Point(squad=8000, crop=8000, precision="bf16"),
+    # The 8,129-query labels with margin-MSE alone instead of the hybrid loss (point-MSE +
+    # margin-MSE): the point term makes the student reproduce each query's absolute cosine
+    # level, which ranking never uses. In bf16, as real+squad8k+crop8k+bf16.
+    "real+squad4k+crop4k+margin": Point(squad=4000, crop=4000, loss="margin-mse", precision="bf16"),
     # As many queries as real+squad4k+crop4k, half of its question crops traded for keyword
     # crops: does a wider spread of query lengths help at the same size?
     "real+squad4k+crop2k+kw2k": Point(squad=4000, crop=2000, keyword=2000),
     # LLM-written queries (InPars / Promptagator) over the same pooled corpus as the crops,
     # as many as llama.cpp on 2 CPU cores writes in about half an hour.
     "real+llm1k": Point(llm=1000),
+    # Half as many, the first 1,000 passages of real+llm1k's draw (a prefix: copying that
+    # run's generate/ folder here reuses its LLM calls), about 45 minutes of llama.cpp.
+    "real+llm500": Point(llm=500),
     # Equal optimiser steps: the 129 real queries for as many steps as real+squad2k+crop2k
     # takes in one epoch (4,129 queries / batch 4), i.e. 32 epochs: more data, or more steps?
     "real-1033-steps": Point(max_steps=1033),
@@ -301,8 +309,26 @@ def variant_label(name: str) -> str:
     return "+" + name.rsplit("+", 1)[1] if "+" in name else name
 
 
+# Sources beside the real queries, SQuAD and question crops, each drawn as its own marker:
+# a point with any of them is another mix at its query count, not a step of the curve.
+OTHER_SOURCES = {
+    "keyword": ("D", "tab:orange", "keyword crops"),
+    "llm": ("^", "tab:red", "LLM-written"),
+}
+
+
+def other_source(entry: dict[str, Any]) -> str | None:
+    """The first of OTHER_SOURCES the point's training set has, if any."""
+    config = entry.get("config", {})
+    return next((s for s in OTHER_SOURCES if config.get(s, 0)), None)
+
+
 def plot(results: dict[str, Any], path: Path) -> Path:
-    """Student nDCG@10 against training queries, teacher and BM25 as reference lines."""
+    """Student nDCG@10 against training queries, teacher and BM25 as reference lines.
+
+    The curve joins the points of one mix (the real queries, SQuAD and question crops,
+    the default student); other mixes and student variants are markers of their own,
+    labelled by what they change, staggered where several share an x."""
     import matplotlib
     import matplotlib.ticker
 
@@ -310,34 +336,45 @@ def plot(results: dict[str, Any], path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     points = sorted(results["points"].values(), key=lambda e: e["training_queries"])
-    curve = [e for e in points if not is_variant(e)]
-    variants = [e for e in points if is_variant(e)]
+    curve = [e for e in points if not is_variant(e) and other_source(e) is None]
+    series: list[tuple[str, str, str, list[dict[str, Any]]]] = [
+        ("s", "tab:purple", "student variant", [e for e in points if is_variant(e)])
+    ]
+    for source, (marker, color, label) in OTHER_SOURCES.items():
+        mix = [e for e in points if other_source(e) == source and not is_variant(e)]
+        series.append((marker, color, label, mix))
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharex=True)
     panels = ((axes[0], "dl20", "TREC DL 2020"), (axes[1], "nfcorpus", "NFCorpus test"))
     for ax, key, title in panels:
         xs = [e["training_queries"] for e in curve]
-        ax.plot(xs, [e[key]["student"] for e in curve], "o-", label="cross-encoder student")
-        for e in curve:
-            ax.annotate(e["point"], (e["training_queries"], e[key]["student"]), fontsize=7)
-        ax.plot(
-            [e["training_queries"] for e in variants],
-            [e[key]["student"] for e in variants],
-            "s",
-            mfc="none",
-            color="tab:purple",
-            label="student variant",
-        )
-        for e in variants:
-            # Variants may share their base point's x: stagger those labels downwards.
-            same_x = [v for v in variants if v["training_queries"] == e["training_queries"]]
-            ax.annotate(
-                variant_label(e["point"]),
-                (e["training_queries"], e[key]["student"]),
-                xytext=(5, -12 - 9 * same_x.index(e)),
-                textcoords="offset points",
-                fontsize=7,
-                color="tab:purple",
+        ax.plot(xs, [e[key]["student"] for e in curve], "o-", label="real + SQuAD + crops")
+        labelled = [e for *_, entries in series for e in entries]
+        for marker, color, label, entries in series:
+            ax.plot(
+                [e["training_queries"] for e in entries],
+                [e[key]["student"] for e in entries],
+                marker,
+                ls="none",
+                mfc="none",
+                color=color,
+                label=label if entries else None,  # no legend entry for an empty series
             )
+            for e in entries:
+                # Labels sit under their marker (beside it they run into the next x);
+                # markers sharing an x stagger theirs downwards, highest first.
+                same_x = sorted(
+                    (v for v in labelled if v["training_queries"] == e["training_queries"]),
+                    key=lambda v: -v[key]["student"],
+                )
+                ax.annotate(
+                    variant_label(e["point"]),
+                    (e["training_queries"], e[key]["student"]),
+                    xytext=(0, -12 - 9 * same_x.index(e)),
+                    textcoords="offset points",
+                    ha="center",
+                    fontsize=7,
+                    color=color,
+                )
         ax.axhline(curve[-1][key]["teacher"], color="tab:green", ls="--", label="teacher")
         ax.axhline(curve[-1][key]["bm25"], color="tab:gray", ls=":", label="BM25")
         ax.set_xscale("log")
@@ -345,7 +382,7 @@ def plot(results: dict[str, Any], path: Path) -> Path:
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_title(title)
         ax.set_xlabel("training queries")
-        ax.set_ylabel("nDCG@10")
+        ax.set_ylabel("nDCG@10 (student)")
     axes[0].legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

@@ -90,6 +90,11 @@ def test_an_llm_point_writes_queries_for_the_crop_corpus_through_llama_cpp(
             {"max_length": 256, "short_first": {"max_length": 128, "fraction": 0.9}},
         ),
         ("real+squad8k+crop8k", "real+squad8k+crop8k+bf16", {"precision": "bf16"}),
+        (
+            "real+squad4k+crop4k",
+            "real+squad4k+crop4k+margin",
+            {"loss": "margin-mse", "precision": "bf16"},
+        ),
     ],
 )
 def test_a_student_variant_shares_every_stage_but_training_with_its_base_point(
@@ -155,9 +160,20 @@ def test_variants_are_told_apart_from_the_curve_by_how_their_student_trains() ->
         "real+squad4k+crop4k+len256",
         "real+squad4k+crop4k+short-first",
         "real+squad8k+crop8k+bf16",
+        "real+squad4k+crop4k+margin",
         "real-1033-steps",
     }
     assert bench.variant_label("real+squad4k+crop4k+short-first") == "+short-first"
+
+
+def test_other_source_mixes_are_drawn_apart_from_the_squad_and_crop_curve() -> None:
+    bench = _data_scale()
+    mixes = {name: bench.other_source({"config": p.__dict__}) for name, p in bench.POINTS.items()}
+    assert {n: s for n, s in mixes.items() if s} == {
+        "real+squad4k+crop2k+kw2k": "keyword",
+        "real+llm1k": "llm",
+        "real+llm500": "llm",
+    }
 
 
 def test_keyword_crops_are_a_source_of_their_own_over_other_passages(tmp_path: Path) -> None:

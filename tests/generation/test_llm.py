@@ -116,6 +116,31 @@ def test_llm_queries_tokens_and_few_shot_prompts(
     assert read_generated_queries(again.queries_path) == queries
 
 
+@pytest.mark.parametrize("order", ["per-passage", "fixed"])
+def test_fixed_example_order_gives_every_passage_the_same_examples(
+    query_server: QueryServer, corpus: dict[str, Document], tmp_path: Path, order: str
+) -> None:
+    """With ``fixed`` every prompt shows the same examples in the same order (a prefix
+    the backend's KV cache can keep); per passage, the order changes from passage to
+    passage. Both show ``shots`` of the real examples and then the passage."""
+    examples = [*REAL_EXAMPLES, FewShotExample("why is the sky blue", "Air scatters blue light.")]
+    cfg = _cfg(query_server, shots=3, example_order=order)
+    generate_queries(corpus, cfg, tmp_path, examples=examples, progress=False)
+    users = [_user(r.body or {}) for r in query_server.chat_requests()]
+    assert len(users) == len(PASSAGES)
+    shown = {
+        tuple(sorted((u.index(f"Question: {e.query}"), e.query) for e in examples if e.query in u))
+        for u in users
+    }
+    assert all(len(s) == 3 for s in shown)
+    if order == "fixed":
+        assert len(shown) == 1
+        prefix = users[0][: users[0].rindex("Passage:")]
+        assert all(u.startswith(prefix) for u in users)
+    else:
+        assert len(shown) > 1
+
+
 def test_builtin_examples_and_style_templates(
     query_server: QueryServer, corpus: dict[str, Document], tmp_path: Path
 ) -> None:

@@ -104,6 +104,41 @@ def test_next_token_logprobs_match_llamacpp_completion_logprobs(backend: LlamaCp
         reference.close()
 
 
+def _judge(passage: str) -> list[dict[str, str]]:
+    return [
+        {"role": "system", "content": "You are a search relevance judge."},
+        {
+            "role": "user",
+            "content": f"Query: how do solar panels work\nPassage: {passage}\nYes or No?",
+        },
+    ]
+
+
+def test_a_shared_prompt_prefix_is_read_once_and_scores_as_from_scratch(
+    backend: LlamaCppBackend,
+) -> None:
+    """Pointwise prompts of one query share all but the passage: scoring them in a row
+    keeps the prefix's KV cache, and every score is the one a fresh context gives."""
+    prompts = [
+        _judge("Photovoltaic cells convert sunlight directly into electricity."),
+        _judge("The Eiffel Tower is in Paris."),
+        _judge("The Eiffel Tower is in Paris."),  # all of it shared: the last token is re-read
+    ]
+    in_a_row = backend.next_token_logprobs(prompts, ["Yes", "No"])
+    kept = backend.llm.n_tokens
+    alone = []
+    for messages in prompts:
+        backend.llm.reset()
+        alone.append(backend.next_token_logprobs([messages], ["Yes", "No"])[0])
+    assert kept == alone[-1].prompt_tokens  # the context holds exactly the last prompt
+    for row, fresh in zip(in_a_row, alone, strict=True):
+        assert row.prompt_tokens == fresh.prompt_tokens
+        for word in ("Yes", "No"):
+            assert row.logprobs[word] == pytest.approx(fresh.logprobs[word], abs=1e-3)
+    # The two passages are judged differently, so the prefix did not answer for both.
+    assert in_a_row[0].logprobs["Yes"] != pytest.approx(in_a_row[1].logprobs["Yes"], abs=1e-3)
+
+
 def test_prompt_longer_than_context_is_a_clear_error(backend: LlamaCppBackend) -> None:
     long_prompt = [{"role": "user", "content": "word " * 2000}]
     with pytest.raises(BackendError, match="does not fit the context of 1024"):

@@ -14,6 +14,7 @@ from rankdistill.retrieval.config import RetrievalConfig
 
 # Short head-like keyword queries, natural questions, or long wordy tail questions.
 QueryStyle = Literal["keyword", "question", "tail"]
+ExampleOrder = Literal["per-passage", "fixed"]
 
 
 GenerationMethodName = registered_name("rankdistill.generation.methods:GENERATION_METHODS")
@@ -106,6 +107,13 @@ class GenerationConfig(BaseModel):
         None, description="Prompt template id or YAML path; None: generate-<style>."
     )
     shots: int = Field(3, ge=0, description="Few-shot examples per prompt.")
+    example_order: ExampleOrder = Field(
+        "per-passage",
+        description="per-passage: each passage's prompts show a window of its own shuffle of "
+        "the examples; fixed: every passage's first prompt shows the same examples, so the "
+        "prompts share a long prefix whose KV cache llama.cpp (and vLLM's prefix caching) "
+        "reuse: only the passage is read anew.",
+    )
     max_doc_words: int = Field(160, ge=1, description="Passages are cut to this many words.")
     max_query_words: int = Field(
         48, ge=1, description="A longer answer is a parse failure, not a query."

@@ -13,9 +13,11 @@ gives some (:func:`examples_from_ranking`: each query with its top first-stage p
 else the template's own. The prompts of a passage show different windows of one shuffle
 of the examples (seeded by the seed and the docid), so they are different calls: the LLM
 cache answers each distinct prompt once (with no examples, or more prompts than the pool
-has windows, prompts repeat and so do their answers). The prompts are the same in every
-rerun and shard and they are the cache's keys: a killed run resumes without repeating a
-call.
+has windows, prompts repeat and so do their answers). With ``example_order: fixed`` the
+shuffle is one for all passages, as InPars' fixed examples: every first prompt then starts
+with the same examples, and a backend that keeps the KV cache of a shared prefix
+(llama.cpp, vLLM) reads only the new passage. The prompts are the same in every rerun and
+shard and they are the cache's keys: a killed run resumes without repeating a call.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from rankdistill.labeling.prompts import (
 )
 
 if TYPE_CHECKING:
-    from rankdistill.generation.config import GenerationConfig
+    from rankdistill.generation.config import ExampleOrder, GenerationConfig
 
 METHOD = "llm"
 MESSAGE_FIELDS = frozenset({"examples", "passage"})
@@ -206,6 +208,7 @@ class LLMQueryWriter(PassageQueryWriter):
     _: KW_ONLY
     per_passage: int = 1
     shots: int = 3
+    example_order: ExampleOrder = "per-passage"
     seed: int = 13
     max_doc_words: int = 160
     max_query_words: int = 48
@@ -233,6 +236,7 @@ class LLMQueryWriter(PassageQueryWriter):
             examples,
             per_passage=cfg.per_passage,
             shots=cfg.shots,
+            example_order=cfg.example_order,
             seed=cfg.seed,
             max_doc_words=cfg.max_doc_words,
             max_query_words=cfg.max_query_words,
@@ -243,15 +247,17 @@ class LLMQueryWriter(PassageQueryWriter):
     def shots_for(self, doc: Document, index: int) -> list[FewShotExample]:
         """The examples of ``doc``'s ``index``-th prompt (never ``doc`` itself).
 
-        The pool is shuffled once per passage and prompt ``index`` takes the ``shots``
-        examples from position ``index * shots`` on, cyclically: a passage's prompts show
-        different examples (so they are different calls) while the pool allows it.
+        The pool is shuffled (once per passage, or once for all with ``example_order:
+        fixed``) and prompt ``index`` takes the ``shots`` examples from position
+        ``index * shots`` on, cyclically: a passage's prompts show different examples (so
+        they are different calls) while the pool allows it.
         """
         text = clean_passage(doc.full_text)
         pool = [e for e in self.examples if clean_passage(e.passage) != text]
         if not pool or self.shots == 0:
             return []
-        order = seeded_rng(self.seed, doc.docid).sample(pool, len(pool))
+        key = doc.docid if self.example_order == "per-passage" else "fixed"
+        order = seeded_rng(self.seed, key).sample(pool, len(pool))
         start = index * self.shots
         return [order[(start + j) % len(order)] for j in range(min(self.shots, len(order)))]
 

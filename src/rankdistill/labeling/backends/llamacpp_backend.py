@@ -179,12 +179,26 @@ class LlamaCppBackend:
                 f"prompt of {len(tokens)} tokens does not fit the context of "
                 f"{self.llm.n_ctx()} (raise backend.context_length)"
             )
-        self.llm.reset()
-        self.llm.eval(tokens)
+        self._evaluate(tokens)
         pointer = llama_cpp.llama_get_logits_ith(self.llm.ctx, -1)
         logits = np.ctypeslib.as_array(pointer, shape=(self.llm.n_vocab(),)).astype(np.float64)
         shifted = logits - logits.max()
         return shifted - np.log(np.exp(shifted).sum())
+
+    def _evaluate(self, tokens: list[int]) -> None:
+        """Evaluate ``tokens``, keeping the KV cache of the prefix they share with the
+        tokens evaluated last: the pointwise prompts of one query differ only from the
+        passage on, so their instruction and query are read once (as llama.cpp's own
+        completion does). The last token is always read anew: its logits are the answer."""
+        done = self.llm.input_ids[: self.llm.n_tokens]
+        shared = 0
+        for old, new in zip(done, tokens[:-1], strict=False):
+            if old != new:
+                break
+            shared += 1
+        # eval() drops the KV cache from n_tokens on, then appends what it reads.
+        self.llm.n_tokens = shared
+        self.llm.eval(tokens[shared:])
 
     def close(self) -> None:
         """Free the llama.cpp model and context."""
