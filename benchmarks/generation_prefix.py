@@ -31,10 +31,9 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("RANKDISTILL_SHARED_DATA", REPO.parent / "shared" / "data"))
+DATA = REPO.parent / "shared" / "data"  # where the shipped config's paths point
 RESULTS = REPO / "benchmarks" / "results" / "generation_prefix.json"
 ORDERS = ("per-passage", "fixed")
-FIRST_STAGES = ("bm25-top100", "bm25-rm3-top100", "splade-pp-top100")
 
 
 def parse_args() -> argparse.Namespace:
@@ -48,30 +47,43 @@ def parse_args() -> argparse.Namespace:
 
 
 def corpus_and_examples() -> tuple[dict[str, Any], list[Any]]:
-    """The pooled DL 2021 + 2022 passages and the real queries as few-shot examples."""
+    """The shipped ``trec-dl-scale`` crop source's corpus (the pooled DL 2021 + 2022
+    passages) and its training queries as few-shot examples, as its generate stage has."""
+    from rankdistill.config import load_config
+    from rankdistill.data.corpus import pool_rankllm_corpus
     from rankdistill.data.rankllm import read_rankllm
     from rankdistill.generation.llm import examples_from_ranking
 
-    corpus: dict[str, Any] = {}
-    examples = []
-    for year in ("2021", "2022"):
-        for stage in FIRST_STAGES:
-            data = read_rankllm(DATA / f"trec-dl-{year}" / f"{stage}.json")
-            corpus.update(data.corpus)
-            if stage == "bm25-top100":
-                examples.extend(examples_from_ranking(data))
-    return corpus, examples
+    cfg = load_config("trec-dl-scale")
+    crop = next(s for s in cfg.generate.sources if s.name == "crop")
+    corpus = pool_rankllm_corpus([REPO / p for p in crop.corpus.paths])
+    train = read_rankllm([REPO / p for p in cfg.data.train.candidates])
+    return corpus, examples_from_ranking(train)
 
 
-def writer(order: str, model: str, threads: int | None, examples: list[Any]) -> Any:
+def generation_config(args: argparse.Namespace, order: str) -> Any:
     from rankdistill.generation.config import GenerationConfig
+
+    backend = {
+        "kind": "llama-cpp",
+        "model": args.model,
+        "context_length": 2048,
+        "n_threads": args.threads,
+    }
+    return GenerationConfig.model_validate(
+        {
+            "method": "llm",
+            "backend": backend,
+            "example_order": order,
+            "max_passages": args.passages,
+        }
+    )
+
+
+def writer(cfg: Any, examples: list[Any]) -> Any:
     from rankdistill.generation.llm import LLMQueryWriter
     from rankdistill.labeling.backends import build_backend
 
-    backend = {"kind": "llama-cpp", "model": model, "context_length": 2048, "n_threads": threads}
-    cfg = GenerationConfig.model_validate(
-        {"method": "llm", "backend": backend, "example_order": order}
-    )
     return LLMQueryWriter.from_config(cfg, build_backend(cfg.backend), examples)
 
 
@@ -79,12 +91,14 @@ def main() -> None:
     args = parse_args()
     if not DATA.is_dir():
         sys.exit(f"{DATA} is missing: this benchmark needs ../shared/data")
-    from rankdistill.generation.crop import sample_passages
+    from rankdistill.generation.run import eligible_passages
 
     corpus, examples = corpus_and_examples()
-    usable = {d: doc for d, doc in corpus.items() if len(doc.full_text.split()) >= 20}
-    docids = sample_passages(usable, args.passages, seed=13)
-    writers = {order: writer(order, args.model, args.threads, examples) for order in ORDERS}
+    configs = {order: generation_config(args, order) for order in ORDERS}
+    # The generate stage's own draw: long enough passages, seeded sample (the same for
+    # both orders, which differ only in their examples).
+    docids = eligible_passages(corpus, configs["fixed"])
+    writers = {order: writer(cfg, examples) for order, cfg in configs.items()}
     totals: dict[str, dict[str, Any]] = {
         o: {"seconds": 0.0, "prompt_tokens": 0, "queries": {}} for o in ORDERS
     }
