@@ -387,17 +387,22 @@ def keep_earlier_cascades(cascade: dict[str, Any], earlier: dict[str, Any]) -> d
 
     A 1.5B LLM on 2 CPU cores needs more time than one sitting has, so the benchmark is run
     in pieces (``--cascade-llms``). A kept teacher keeps its own cost and load average and
-    says which command measured it (``kept_from``).
+    says which command measured it (``kept_from``). A call that ran no cascade at all
+    (``--cascade-queries 0``) keeps the earlier section whole, marked the same way.
     """
     before = earlier.get("cascade") or {}
-    if any(before.get(key) != cascade.get(key) for key in CASCADE_SETUP):
+    if not before or (cascade and any(before.get(k) != cascade.get(k) for k in CASCADE_SETUP)):
         return cascade
-    kept = {
-        name: {**entry, "kept_from": entry.get("kept_from", earlier.get("command"))}
-        for name, entry in before.get("teachers", {}).items()
-        if name not in cascade["teachers"]
-    }
-    return {**cascade, "teachers": {**cascade["teachers"], **kept}}
+    mine = cascade.get("teachers", {})
+    earlier_teachers = before.get("teachers", {}).items()
+    kept = {name: _kept(entry, earlier) for name, entry in earlier_teachers if name not in mine}
+    section = cascade or _kept(before, earlier)
+    return {**section, "teachers": {**mine, **kept}}
+
+
+def _kept(entry: dict[str, Any], earlier: dict[str, Any]) -> dict[str, Any]:
+    """``entry`` marked with the command that measured it, kept through any later calls."""
+    return {**entry, "kept_from": entry.get("kept_from", earlier.get("command"))}
 
 
 def main() -> None:
@@ -437,9 +442,9 @@ def main() -> None:
             },
             "teachers": run_cascades(args, data, qrels, references, prerank, subset, skipped),
         }
-        if args.out.is_file():
-            earlier = json.loads(args.out.read_text(encoding="utf-8"))
-            cascade = keep_earlier_cascades(cascade, earlier)
+    if args.out.is_file():
+        earlier = json.loads(args.out.read_text(encoding="utf-8"))
+        cascade = keep_earlier_cascades(cascade, earlier)
 
     runs: dict[str, tuple[dict, dict[str, Any]]] = {}
     bm25 = {q: dict(data.candidates[q]) for q in qids}

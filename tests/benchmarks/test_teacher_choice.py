@@ -44,3 +44,13 @@ def test_a_cascade_over_other_queries_is_not_kept() -> None:
     assert bench.keep_earlier_cascades(_cascade(small=0.3), earlier)["teachers"] == {
         "small": {"nDCG@10": 0.3}
     }
+
+
+def test_a_call_without_cascades_keeps_the_earlier_section_whole() -> None:
+    bench = load_benchmark("teacher_choice")
+    earlier = {"command": "c", "cascade": _cascade(big=0.5)}
+    kept = bench.keep_earlier_cascades({}, earlier)
+    assert {k: kept[k] for k in SETUP} == SETUP
+    assert kept["kept_from"] == "c"
+    assert kept["teachers"] == {"big": {"nDCG@10": 0.5, "kept_from": "c"}}
+    assert bench.keep_earlier_cascades({}, {"command": "c"}) == {}
