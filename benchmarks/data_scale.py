@@ -99,6 +99,9 @@ POINTS: dict[str, Point] = {
     # margin-MSE): the point term makes the student reproduce each query's absolute cosine
     # level, which ranking never uses. In bf16, as real+squad8k+crop8k+bf16.
     "real+squad4k+crop4k+margin": Point(squad=4000, crop=4000, loss="margin-mse", precision="bf16"),
+    # Margin-MSE alone on the 4,129-query labels, in fp32 as real+squad2k+crop2k: the same
+    # comparison at half the cost, on CPUs without native bf16 (where autocast emulates it).
+    "real+squad2k+crop2k+margin": Point(squad=2000, crop=2000, loss="margin-mse"),
     # As many queries as real+squad4k+crop4k, half of its question crops traded for keyword
     # crops: does a wider spread of query lengths help at the same size?
     "real+squad4k+crop2k+kw2k": Point(squad=4000, crop=2000, keyword=2000),
