@@ -96,8 +96,9 @@ POINTS: dict[str, Point] = {
     # 1.4x the steps per second on these cores (benchmarks/train_precision.py).
     "real+squad8k+crop8k+bf16": Point(squad=8000, crop=8000, precision="bf16"),
     # The 8,129-query labels with margin-MSE alone instead of the hybrid loss (point-MSE +
-    # margin-MSE): the point term makes the student reproduce each query's absolute cosine
-    # level, which ranking never uses. In bf16, as real+squad8k+crop8k+bf16.
+    # margin-MSE): the targets are per-query z-scores of the teacher's cosines, and the
+    # point term pins each document to that standardised scale, which a ranking never
+    # reads. In bf16, as real+squad8k+crop8k+bf16.
     "real+squad4k+crop4k+margin": Point(squad=4000, crop=4000, loss="margin-mse", precision="bf16"),
     # Margin-MSE alone on the 4,129-query labels, in fp32 as real+squad2k+crop2k: the same
     # comparison at half the cost, on CPUs without native bf16 (where autocast emulates it).
