@@ -23,12 +23,26 @@ def resolve_device(device: str = "auto") -> str:
 
 def supports_bf16(device: str) -> bool:
     """Whether ``device`` computes in bf16 natively. A CPU without AVX512-BF16 / AMX only
-    emulates it, about 13x slower than fp32 on an AVX2 core (benchmarks/train_throughput.py)."""
+    emulates it: about 13x slower than fp32 on an AVX2 core (benchmarks/train_throughput.py),
+    1.5x slower on an AVX-512 core (benchmarks/results/train_precision_128_no_native_bf16.json).
+    oneDNN's own check counts plain AVX-512 as bf16 support, so the instruction sets are
+    asked for by name."""
     import torch
 
     if device.startswith("cuda"):
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    return device == "cpu" and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return device == "cpu" and cpu_computes_bf16()
+
+
+def cpu_computes_bf16() -> bool:
+    """AVX512-BF16 or AMX tiles on this CPU (enabled by the OS), per torch's CPU probe."""
+    import torch
+
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    found = [getattr(torch.cpu, name, None) for name in probes]
+    if not all(found):  # a torch without the probes: oneDNN's check, the best there is
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return any(probe() for probe in found)
 
 
 def set_seed(seed: int) -> None:

@@ -91,8 +91,13 @@ def test_precision_auto_uses_bf16_on_cpu_only_where_it_is_native(
 ) -> None:
     import torch
 
-    for native in (False, True):
-        monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda n=native: n)
+    # oneDNN says yes on any AVX-512 CPU, emulating bf16 where the CPU lacks it: only
+    # AVX512-BF16 or AMX tiles count.
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
+    for avx512_bf16, amx in ((False, False), (True, False), (False, True)):
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda v=avx512_bf16: v)
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda v=amx: v)
+        native = avx512_bf16 or amx
         assert precision_flags("auto", "cpu") == {"bf16": native, "fp16": False}
     assert precision_flags("bf16", "cpu") == {"bf16": True, "fp16": False}
     with pytest.raises(ValueError, match="CUDA"):
