@@ -62,13 +62,14 @@ class Point:
     short_first: float = 0.0  # share of the steps at 128 tokens before max_length; 0: none
     precision: str = "fp32"  # training.students[].precision (bf16: about 1.4x the steps/s here)
     loss: str = "hybrid"  # training.students[].loss, a name of rankdistill.losses.LOSSES
+    alpha: float = 1.0  # training.students[].alpha: the hybrid loss's margin-MSE weight
 
 
 # Point fields that set how the student trains, not which queries it learns from: each
 # is the training.students[0] field of the same name (short_first becomes a ShortFirst).
 STUDENT_FIELDS = (
     "group_size", "epochs", "max_steps", "learning_rate", "max_length", "batch_size",
-    "known_positive", "short_first", "precision", "loss",
+    "known_positive", "short_first", "precision", "loss", "alpha",
 )  # fmt: skip
 
 POINTS: dict[str, Point] = {
@@ -103,6 +104,9 @@ POINTS: dict[str, Point] = {
     # Margin-MSE alone on the 4,129-query labels, in fp32 as real+squad2k+crop2k: the same
     # comparison at half the cost, on CPUs without native bf16 (where autocast emulates it).
     "real+squad2k+crop2k+margin": Point(squad=2000, crop=2000, loss="margin-mse"),
+    # Between the two: the hybrid with margin-MSE weighted 4 to the point term's 1 (margin
+    # alone gained on NFCorpus and lost on DL 2020).
+    "real+squad2k+crop2k+alpha4": Point(squad=2000, crop=2000, alpha=4.0),
     # As many queries as real+squad4k+crop4k, half of its question crops traded for keyword
     # crops: does a wider spread of query lengths help at the same size?
     "real+squad4k+crop2k+kw2k": Point(squad=4000, crop=2000, keyword=2000),

@@ -96,6 +96,7 @@ def test_an_llm_point_writes_queries_for_the_crop_corpus_through_llama_cpp(
             {"loss": "margin-mse", "precision": "bf16"},
         ),
         ("real+squad2k+crop2k", "real+squad2k+crop2k+margin", {"loss": "margin-mse"}),
+        ("real+squad2k+crop2k", "real+squad2k+crop2k+alpha4", {"alpha": 4.0}),
     ],
 )
 def test_a_student_variant_shares_every_stage_but_training_with_its_base_point(
@@ -163,6 +164,7 @@ def test_variants_are_told_apart_from_the_curve_by_how_their_student_trains() ->
         "real+squad8k+crop8k+bf16",
         "real+squad4k+crop4k+margin",
         "real+squad2k+crop2k+margin",
+        "real+squad2k+crop2k+alpha4",
         "real-1033-steps",
     }
     assert bench.variant_label("real+squad4k+crop4k+short-first") == "+short-first"
