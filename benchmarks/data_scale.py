@@ -60,7 +60,7 @@ class Point:
     batch_size: int = 4
     known_positive: str = "none"  # training.students[].known_positive
     short_first: float = 0.0  # share of the steps at 128 tokens before max_length; 0: none
-    precision: str = "fp32"  # training.students[].precision (bf16: about 1.4x the steps/s here)
+    precision: str = "fp32"  # training.students[].precision (bf16 pays only where it is native)
     loss: str = "hybrid"  # training.students[].loss, a name of rankdistill.losses.LOSSES
     alpha: float = 1.0  # training.students[].alpha: the hybrid loss's margin-MSE weight
 
@@ -94,7 +94,8 @@ POINTS: dict[str, Point] = {
     # Twice the queries again (SQuAD dev has 10,570 questions; the crop pool 27k passages).
     "real+squad8k+crop8k": Point(squad=8000, crop=8000),
     # The same labels, the student trained in bf16 autocast (fp32 master weights), about
-    # 1.4x the steps per second on these cores (benchmarks/train_precision.py).
+    # 2.3x the steps per second on a CPU with AMX, 0.63x on one that only emulates bf16
+    # (benchmarks/results/train_precision_128*.json).
     "real+squad8k+crop8k+bf16": Point(squad=8000, crop=8000, precision="bf16"),
     # The 8,129-query labels with margin-MSE alone instead of the hybrid loss (point-MSE +
     # margin-MSE): the targets are per-query z-scores of the teacher's cosines, and the

@@ -24,7 +24,7 @@ def resolve_device(device: str = "auto") -> str:
 def supports_bf16(device: str) -> bool:
     """Whether ``device`` computes in bf16 natively. A CPU without AVX512-BF16 / AMX only
     emulates it: about 13x slower than fp32 on an AVX2 core (benchmarks/train_throughput.py),
-    1.5x slower on an AVX-512 core (benchmarks/results/train_precision_128_no_native_bf16.json).
+    1.6x slower on an AVX-512 core (benchmarks/results/train_precision_128_no_native_bf16.json).
     oneDNN's own check counts plain AVX-512 as bf16 support, so the instruction sets are
     asked for by name."""
     import torch
