@@ -42,6 +42,33 @@ CREATE TABLE IF NOT EXISTS llm_calls (
 _SQLITE_MAX_PARAMS = 500  # keys per SELECT ... IN (...), well under SQLite's limit
 
 
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Switch the file to WAL once; a file already in WAL is left as it is."""
+    (mode,) = conn.execute("PRAGMA journal_mode").fetchone()
+    if str(mode).lower() != "wal":
+        conn.execute("PRAGMA journal_mode = WAL")
+
+
+def _retry_while_locked(statement: Callable[[], object], timeout_s: float) -> None:
+    """Run ``statement``, retrying while another process holds the file's lock.
+
+    SQLite answers a change of journal mode, or a first schema write racing another
+    process's, with "database is locked" at once, without calling its busy handler; shard
+    processes that open one new cache file together meet exactly that.
+    """
+    deadline = time.monotonic() + timeout_s
+    delay = 0.01
+    while True:
+        try:
+            statement()
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+
 def canonical_json(obj: Any) -> str:
     """One spelling per value: sorted keys, no whitespace, unicode kept."""
     return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
@@ -81,7 +108,7 @@ class CachedBackend:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
-        self._connection().execute(_SCHEMA)
+        _retry_while_locked(lambda: self._connection().execute(_SCHEMA), busy_timeout_s)
 
     def __repr__(self) -> str:
         return f"CachedBackend({self.backend!r}, path={str(self.path)!r})"
@@ -105,7 +132,7 @@ class CachedBackend:
                 check_same_thread=False,  # only so close() may close it from another thread
             )
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000)}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            _retry_while_locked(lambda: _use_wal(conn), self.busy_timeout_s)
             conn.execute("PRAGMA synchronous = NORMAL")
             self._local.conn = conn
             with self._connections_lock:
