@@ -97,6 +97,7 @@ def test_an_llm_point_writes_queries_for_the_crop_corpus_through_llama_cpp(
         ),
         ("real+squad2k+crop2k", "real+squad2k+crop2k+margin", {"loss": "margin-mse"}),
         ("real+squad2k+crop2k", "real+squad2k+crop2k+alpha4", {"alpha": 4.0}),
+        ("real+squad2k+crop2k", "real+squad2k+crop2k+ema", {"ema_decay": 0.995}),
     ],
 )
 def test_a_student_variant_shares_every_stage_but_training_with_its_base_point(
@@ -165,6 +166,7 @@ def test_variants_are_told_apart_from_the_curve_by_how_their_student_trains() ->
         "real+squad4k+crop4k+margin",
         "real+squad2k+crop2k+margin",
         "real+squad2k+crop2k+alpha4",
+        "real+squad2k+crop2k+ema",
         "real-1033-steps",
     }
     assert bench.variant_label("real+squad4k+crop4k+short-first") == "+short-first"

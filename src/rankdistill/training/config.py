@@ -70,6 +70,7 @@ OMITTED_AT_DEFAULT: dict[str, Any] = {
     "known_positive": "none",
     "length_buckets": True,
     "short_first": None,
+    "ema_decay": None,
 }
 
 
@@ -155,6 +156,16 @@ class StudentTrainConfig(BaseModel):
         description=(
             "Train the first share of the steps at a shorter max_length, the rest (and the "
             "saved student) at max_length; none: every step at max_length."
+        ),
+    )
+    ema_decay: float | None = Field(
+        None,
+        gt=0.0,
+        lt=1.0,
+        description=(
+            "Keep an exponential moving average of the weights with this decay per step "
+            "(0.995: about the last 200 steps); the dev evaluation and the saved student "
+            "use the average (rankdistill.training.weight_average). none: the last weights."
         ),
     )
     tcl: TcLConfig = Field(default_factory=TcLConfig)

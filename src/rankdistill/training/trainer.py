@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -51,6 +52,11 @@ from rankdistill.training.data import (
 )
 from rankdistill.training.length_buckets import bucketed_training_loss
 from rankdistill.training.length_schedule import length_schedule_callback
+from rankdistill.training.weight_average import (
+    AVERAGE_FILE,
+    WeightAverage,
+    weight_average_callback,
+)
 from rankdistill.utils import atomic_write_json, atomic_write_text, resolve_device, set_seed
 
 logger = logging.getLogger(__name__)
@@ -243,11 +249,19 @@ def _callback_class() -> type:
         survive a resume in ``trainer_state.json``.
         """
 
-        def __init__(self, trainer: Any, evaluate: DevEvaluate, metric: str, every: int) -> None:
+        def __init__(
+            self,
+            trainer: Any,
+            evaluate: DevEvaluate,
+            metric: str,
+            every: int,
+            average: WeightAverage | None = None,
+        ) -> None:
             self.trainer = trainer
             self.evaluate = evaluate
             self.metric = metric
             self.every = every
+            self.average = average  # scored instead of the raw weights when there is one
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
             step = state.global_step
@@ -273,9 +287,10 @@ def _callback_class() -> type:
             student = self.trainer.accelerator.unwrap_model(self.trainer.model).student
             metrics = {}
             if self.trainer.is_world_process_zero():
+                weights = self.average.applied() if self.average else contextlib.nullcontext()
                 # Scored under training's own autocast (bf16 on CPU: about 1.4x faster);
                 # the final evaluation of the kept checkpoint is separate and in fp32.
-                with torch.no_grad(), self.trainer.accelerator.autocast():
+                with weights, torch.no_grad(), self.trainer.accelerator.autocast():
                     metrics = self.evaluate(student)
             if self.trainer.args.world_size > 1:
                 box = [metrics]
@@ -349,6 +364,7 @@ def model_card(
             "grad_accum": cfg.grad_accum,
             "learning_rate": cfg.learning_rate,
             "precision": cfg.precision,
+            "ema_decay": cfg.ema_decay,
             "seed": cfg.seed,
         },
         "metrics": metrics,
@@ -392,8 +408,14 @@ def train_student(
     loss = build_loss(cfg.loss, student, **loss_hyperparameters(cfg))
     args = training_arguments(trainer_settings(cfg, out_dir, progress), device)
     trainer = make_trainer(StudentWithLoss(student, loss, cfg.length_buckets), args, groups)
+    checkpoint = last_checkpoint(out_dir) if resume else None
+    average = WeightAverage(student, cfg.ema_decay) if cfg.ema_decay else None
+    if average is not None:  # before the dev evaluation, which scores the step's average
+        trainer.add_callback(weight_average_callback(average, checkpoint))
     if dev_evaluate is not None:
-        callback = _callback_class()(trainer, dev_evaluate, cfg.eval_metric, cfg.eval_steps)
+        callback = _callback_class()(
+            trainer, dev_evaluate, cfg.eval_metric, cfg.eval_steps, average
+        )
         trainer.add_callback(callback)
     if cfg.short_first is not None:
         trainer.add_callback(length_schedule_callback(student, cfg.short_first))
@@ -402,7 +424,6 @@ def train_student(
         config_yaml = yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
         atomic_write_text(out_dir / "train_config.yaml", config_yaml)
 
-    checkpoint = last_checkpoint(out_dir) if resume else None
     if checkpoint:
         logger.info("resuming from %s", checkpoint)
     clock = TrainingClock(checkpoint)
@@ -413,6 +434,10 @@ def train_student(
     if state.best_model_checkpoint and cfg.keep_best:
         # load_best_model_at_end, done here because evaluation is ours (see the callback).
         load_state_dict(trainer.model, Path(state.best_model_checkpoint) / WEIGHTS_FILE)
+        if average is not None:
+            average.load(Path(state.best_model_checkpoint) / AVERAGE_FILE)
+    if average is not None:
+        average.copy_to_module()
     metrics = best_metrics(
         state.log_history, state.best_global_step if cfg.keep_best else state.global_step
     )
