@@ -53,6 +53,7 @@ class Point:
     keyword: int = 0  # keyword crops (2-4 words) of other passages of the crop corpus
     candidates: int = 30  # BM25 candidates labelled per synthetic / SQuAD query
     group_size: int = 8
+    groups_per_query: int = 1  # groups cut from each query's labelled documents per epoch
     epochs: float = 1.0
     max_steps: int = -1
     learning_rate: float = 7e-5
@@ -69,8 +70,8 @@ class Point:
 # Point fields that set how the student trains, not which queries it learns from: each
 # is the training.students[0] field of the same name (short_first becomes a ShortFirst).
 STUDENT_FIELDS = (
-    "group_size", "epochs", "max_steps", "learning_rate", "max_length", "batch_size",
-    "known_positive", "short_first", "precision", "loss", "alpha", "ema_decay",
+    "group_size", "groups_per_query", "epochs", "max_steps", "learning_rate", "max_length",
+    "batch_size", "known_positive", "short_first", "precision", "loss", "alpha", "ema_decay",
 )  # fmt: skip
 
 POINTS: dict[str, Point] = {
@@ -109,10 +110,13 @@ POINTS: dict[str, Point] = {
     # Between the two: the hybrid with margin-MSE weighted 4 to the point term's 1 (margin
     # alone gained on NFCorpus and lost on DL 2020).
     "real+squad2k+crop2k+alpha4": Point(squad=2000, crop=2000, alpha=4.0),
-    # The default student exporting the moving average of its weights over about the last
+    # The alpha4 student exporting the moving average of its weights over about the last
     # 200 steps (ema_decay 0.995) instead of the last weights: dev nDCG@10 of the last
     # weights swung by 0.02 between checkpoints 300 steps apart.
-    "real+squad2k+crop2k+ema": Point(squad=2000, crop=2000, ema_decay=0.995),
+    "real+squad2k+crop2k+alpha4+ema": Point(squad=2000, crop=2000, alpha=4.0, ema_decay=0.995),
+    # The alpha4 student shown two groups of 8 of each query's 30 labelled documents per
+    # epoch instead of one: more of the labels it already has, at twice the steps.
+    "real+squad2k+crop2k+alpha4+gpq2": Point(squad=2000, crop=2000, alpha=4.0, groups_per_query=2),
     # As many queries as real+squad4k+crop4k, half of its question crops traded for keyword
     # crops: does a wider spread of query lengths help at the same size?
     "real+squad4k+crop2k+kw2k": Point(squad=4000, crop=2000, keyword=2000),
@@ -259,6 +263,14 @@ def source_counts(p: Any) -> dict[str, int]:
     return counts
 
 
+def dev_curve(model_dir: Path) -> dict[str, float]:
+    """Dev (DL 2020) nDCG@10 by optimiser step, from the training history beside the model."""
+    history = json.loads((model_dir.parent / "history.json").read_text(encoding="utf-8"))
+    return {
+        str(h["step"]): round(float(h["eval_nDCG@10"]), 4) for h in history if "eval_nDCG@10" in h
+    }
+
+
 def run_point(name: str, out: Path, device: str) -> dict[str, Any]:
     from rankdistill.pipeline import EVALUATE, run_pipeline
 
@@ -286,6 +298,7 @@ def run_point(name: str, out: Path, device: str) -> dict[str, Any]:
         "nfcorpus": nf,
         "student_over_teacher_dl20": dl20[student_name] / dl20["teacher"],
         "student_over_teacher_nfcorpus": nf["student"] / nf["teacher"],
+        "dev_ndcg10_by_step": dev_curve(Path(student["model_dir"])),
     }
 
 

@@ -97,7 +97,16 @@ def test_an_llm_point_writes_queries_for_the_crop_corpus_through_llama_cpp(
         ),
         ("real+squad2k+crop2k", "real+squad2k+crop2k+margin", {"loss": "margin-mse"}),
         ("real+squad2k+crop2k", "real+squad2k+crop2k+alpha4", {"alpha": 4.0}),
-        ("real+squad2k+crop2k", "real+squad2k+crop2k+ema", {"ema_decay": 0.995}),
+        (
+            "real+squad2k+crop2k",
+            "real+squad2k+crop2k+alpha4+ema",
+            {"alpha": 4.0, "ema_decay": 0.995},
+        ),
+        (
+            "real+squad2k+crop2k",
+            "real+squad2k+crop2k+alpha4+gpq2",
+            {"alpha": 4.0, "groups_per_query": 2},
+        ),
     ],
 )
 def test_a_student_variant_shares_every_stage_but_training_with_its_base_point(
@@ -166,7 +175,8 @@ def test_variants_are_told_apart_from_the_curve_by_how_their_student_trains() ->
         "real+squad4k+crop4k+margin",
         "real+squad2k+crop2k+margin",
         "real+squad2k+crop2k+alpha4",
-        "real+squad2k+crop2k+ema",
+        "real+squad2k+crop2k+alpha4+ema",
+        "real+squad2k+crop2k+alpha4+gpq2",
         "real-1033-steps",
     }
     assert bench.variant_label("real+squad4k+crop4k+short-first") == "+short-first"
@@ -227,3 +237,17 @@ def test_nfcorpus_scores_reuse_kept_runs_and_score_them_with_the_qrels(
     scores = bench.nfcorpus_scores(tmp_path / "no-such-student", out, "cpu", kept)
     second = 1 / 1.584962500721156  # 1 / log2(3): the one relevant document at rank 2
     assert scores == pytest.approx({"bm25": second, "teacher": second, "student": 1.0})
+
+
+def test_the_dev_curve_is_read_from_the_training_history(tmp_path: Path) -> None:
+    import json
+
+    history = [
+        {"step": 10, "loss": 3.0},
+        {"step": 300, "eval_nDCG@10": 0.51234, "eval_RR@10": 0.7},
+        {"step": 300, "loss": 2.0},
+        {"step": 600, "eval_nDCG@10": 0.55},
+    ]
+    (tmp_path / "model").mkdir()
+    (tmp_path / "history.json").write_text(json.dumps(history))
+    assert _data_scale().dev_curve(tmp_path / "model") == {"300": 0.5123, "600": 0.55}

@@ -287,3 +287,4 @@ def test_the_shipped_scale_config_validates() -> None:
     student = cfg.training.students[0]
     assert (student.group_size, student.batch_size, student.max_length) == (8, 4, 128)
     assert (student.learning_rate, student.precision, student.eval_steps) == (7e-5, "fp32", 300)
+    assert (student.loss, student.alpha) == ("hybrid", 4.0)
