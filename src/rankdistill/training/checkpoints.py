@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -80,3 +81,12 @@ def state_digest(module: nn.Module) -> str:
         digest.update(str(tuple(data.shape)).encode())
         digest.update(data.view(torch.uint8).numpy().tobytes() if data.numel() else b"")
     return digest.hexdigest()
+
+
+def saved_checkpoint_folder(args: Any, state: Any) -> Path | None:
+    """In a Trainer callback's ``on_save``: the folder of the checkpoint just written, on
+    the process that writes files (``None`` on the others)."""
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+    folder = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
+    return folder if state.is_world_process_zero and folder.is_dir() else None

@@ -42,7 +42,11 @@ from rankdistill.training.arguments import (
     is_main_process,  # noqa: F401  (re-exported: the CLI imports it from here)
     training_arguments,
 )
-from rankdistill.training.checkpoints import load_state_dict, save_state_dict
+from rankdistill.training.checkpoints import (
+    load_state_dict,
+    save_state_dict,
+    saved_checkpoint_folder,
+)
 from rankdistill.training.config import StudentTrainConfig
 from rankdistill.training.data import (
     QueryGroup,
@@ -303,7 +307,6 @@ def _callback_class() -> type:
 
 def _clock_callback_class() -> type:
     from transformers import TrainerCallback
-    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
     class ClockCallback(TrainerCallback):
         """Writes the clock's total into every checkpoint, so a resume keeps counting."""
@@ -312,8 +315,8 @@ def _clock_callback_class() -> type:
             self.clock = clock
 
         def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
-            folder = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
-            if state.is_world_process_zero and folder.is_dir():
+            folder = saved_checkpoint_folder(args, state)
+            if folder is not None:
                 atomic_write_json(folder / ELAPSED_FILE, {"seconds": self.clock.seconds()})
             return control
 

@@ -24,6 +24,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
+from rankdistill.training.checkpoints import saved_checkpoint_folder
+
 AVERAGE_FILE = "ema.safetensors"  # a checkpoint's averaged weights, beside model.safetensors
 
 
@@ -54,10 +56,13 @@ class WeightAverage:
             self.shadow[name].lerp_(param.detach().float(), weight)
 
     @torch.no_grad()
+    def _set_weights(self, weights: dict[str, Tensor]) -> None:
+        for name, param in self.params.items():
+            param.copy_(weights[name].to(param.dtype))
+
     def copy_to_module(self) -> None:
         """Overwrite the module's weights with the average (for export)."""
-        for name, param in self.params.items():
-            param.copy_(self.shadow[name].to(param.dtype))
+        self._set_weights(self.shadow)
 
     @contextmanager
     def applied(self) -> Iterator[None]:
@@ -67,9 +72,7 @@ class WeightAverage:
         try:
             yield
         finally:
-            with torch.no_grad():
-                for name, param in self.params.items():
-                    param.copy_(own[name])
+            self._set_weights(own)
 
     def save(self, path: str | Path) -> None:
         tensors = {n: t.contiguous() for n, t in self.shadow.items()}
@@ -93,7 +96,6 @@ def weight_average_callback(average: WeightAverage, checkpoint: str | None) -> A
     evaluation of a step must see that step's average.
     """
     from transformers import TrainerCallback
-    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
     class WeightAverageCallback(TrainerCallback):
         def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
@@ -110,8 +112,8 @@ def weight_average_callback(average: WeightAverage, checkpoint: str | None) -> A
             return control
 
         def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
-            folder = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
-            if state.is_world_process_zero and folder.is_dir():
+            folder = saved_checkpoint_folder(args, state)
+            if folder is not None:
                 average.save(folder / AVERAGE_FILE)
             return control
 
