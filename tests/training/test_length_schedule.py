@@ -111,3 +111,41 @@ def test_training_collates_short_batches_first_and_saves_the_long_length(
     shutil.rmtree(result.model_dir)
     resumed, _ = train(tiny_backbone, tmp_path)
     assert resumed.widths == widths[4:]
+
+
+def test_a_config_without_an_inference_length_dumps_as_before() -> None:
+    assert "inference_max_length" not in StudentTrainConfig().model_dump()
+    assert StudentTrainConfig(max_length=128).scoring_length == 128
+    assert StudentTrainConfig(max_length=128, inference_max_length=256).scoring_length == 256
+
+
+def test_the_dev_evaluation_and_the_saved_student_read_the_inference_length(
+    tiny_backbone: str, tmp_path: Path
+) -> None:
+    torch.manual_seed(0)
+    student = WidthRecordingStudent(tiny_backbone, max_length=SHORT)
+    student.widths = []
+    scored_widths: list[int] = []
+
+    def dev_evaluate(scorer: Any) -> dict[str, float]:
+        was_training = scorer.training
+        scorer.eval()  # as a real dev evaluation scores, and unrecorded as a training batch
+        features = scorer.encode_pairs([QUERIES["q1"].text], [LONG_TEXTS[0]])
+        scorer.train(was_training)
+        scored_widths.append(int(features["input_ids"].shape[1]))
+        return {"nDCG@10": 0.5}
+
+    cfg = StudentTrainConfig(
+        max_length=SHORT, inference_max_length=LONG, learning_rate=1e-3, group_size=4,
+        batch_size=1, max_steps=6, eval_steps=2, logging_steps=1, length_buckets=False,
+    )  # fmt: skip
+    toy = RankingData(QUERIES, CORPUS)
+    result = train_student(
+        cfg, LABELS, toy, tmp_path, student=student, dev_evaluate=dev_evaluate, device="cpu",
+        progress=False,
+    )  # fmt: skip
+    # Every training batch, before and after each dev evaluation, is cut to SHORT tokens.
+    assert student.widths == [SHORT] * 6
+    assert len(scored_widths) == 3
+    assert all(SHORT < w <= LONG for w in scored_widths), scored_widths
+    assert CrossEncoderStudent.load(result.model_dir).max_length == LONG
