@@ -97,3 +97,22 @@ def test_document_cache_encodes_each_text_once_and_changes_no_score(
     small.cache_size = 2
     small.score("q", DOCS)
     assert list(small._doc_cache) == DOCS[1:]  # oldest evicted first
+
+
+def test_a_shorter_reading_length_cuts_long_documents_and_drops_their_cached_embeddings() -> None:
+    from sentence_transformers import SentenceTransformer
+
+    scorer = BiEncoderScorer("minilm-l6", device="cpu", batch_size=8)
+    query = "capital of france"
+    long_doc = DOCS[1] + " " + " ".join(["Bananas grow in tropical plantations."] * 20)
+    full = scorer.score(query, [DOCS[1], long_doc])
+    scorer.max_length = 16
+    assert scorer.max_length == 16 == scorer.model.max_seq_length
+    cut = scorer.score(query, [DOCS[1], long_doc])
+    # The sentence fits 16 tokens; of the long document only its opening about Paris does.
+    assert cut[0] == pytest.approx(full[0], abs=1e-5)
+    assert cut[1] > full[1] + 0.1
+    reference = SentenceTransformer(resolve_model("minilm-l6").path, device="cpu")
+    reference.max_seq_length = 16
+    q, d = reference.encode([query, long_doc], normalize_embeddings=True)
+    assert cut[1] == pytest.approx(float(d @ q), abs=1e-5)

@@ -43,6 +43,16 @@ class BiEncoderScorer:
         self.cache_size = cache_size
         self._doc_cache: OrderedDict[str, Any] = OrderedDict()
 
+    @property
+    def max_length(self) -> int:
+        """Tokens the model reads of a query or a document (the rest is cut)."""
+        return int(self.model.max_seq_length)
+
+    @max_length.setter
+    def max_length(self, length: int) -> None:
+        self.model.max_seq_length = int(length)
+        self._doc_cache.clear()  # embeddings of the old cut
+
     def score(self, query: str, documents: Sequence[str]) -> list[float]:
         """Cosine (or dot-product) similarity of ``query`` to each document."""
         if not documents:

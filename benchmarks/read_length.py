@@ -1,0 +1,132 @@
+"""How many tokens should a ranker read? nDCG@10 by reading length, in and out of domain.
+
+The learning curve's students train on pairs cut to 128 tokens, and the MiniLM bi-encoder
+teacher reads 256 by default. NFCorpus's documents are PubMed abstracts, most of them
+longer than 128 tokens; DL 2020's passages mostly fit. This benchmark re-ranks BM25's top
+100 of DL 2020 and of NFCorpus test with the teacher and with trained students, each cut
+to every length asked for, and reports nDCG@10 and the seconds each took. A student reads
+the length it saves with unless ``training.students[].inference_max_length`` says
+otherwise, so a gain here is one a config line ships.
+
+Usage: ``python benchmarks/read_length.py --scorers teacher runs/.../model --lengths
+128,256``; results merge into ``benchmarks/results/read_length.json`` by scorer, set and
+length, so scorers can be measured in separate calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+from _dl2020 import RESULTS, ROOT, load_dl2020
+
+TEACHER = "bi-encoder:minilm-l6"
+NFCORPUS_TEST = ROOT.parent / "shared" / "data" / "nfcorpus" / "test"
+
+
+def nfcorpus_test() -> Any:
+    """NFCorpus test with BM25's top 100 over its corpus as candidates (the learning
+    curve's out-of-domain set)."""
+    from rankdistill.data.beir import read_beir
+    from rankdistill.data.records import RankingData
+    from rankdistill.retrieval.bm25 import BM25Retriever
+    from rankdistill.retrieval.config import RetrievalConfig
+
+    beir = read_beir(NFCORPUS_TEST, "test")
+    bm25 = BM25Retriever(RetrievalConfig(k=100)).index(beir.corpus).retrieve(beir.queries, 100)
+    return RankingData(beir.queries, beir.corpus, bm25, beir.qrels)
+
+
+def dl2020() -> Any:
+    from rankdistill.data.records import RankingData
+
+    data, qrels = load_dl2020()
+    judged = {q: r for q, r in data.queries.items() if q in qrels and q in data.candidates}
+    return RankingData(judged, data.corpus, data.candidates, qrels)
+
+
+SETS = {"dl20": dl2020, "nfcorpus": nfcorpus_test}
+
+
+def ndcg10(scorer: Any, data: Any) -> tuple[float, float]:
+    """(nDCG@10 of the scorer re-ranking the top 100, seconds taken)."""
+    from rankdistill.evaluation.metrics import evaluate_run
+    from rankdistill.scoring import rerank_run
+
+    start = time.perf_counter()
+    run = rerank_run(scorer, data, k=100, progress=False)
+    score = evaluate_run(run, data.qrels, ["nDCG@10"]).aggregate["nDCG@10"]
+    return score, time.perf_counter() - start
+
+
+def build(name: str) -> Any:
+    from rankdistill.scoring import build_scorer
+    from rankdistill.students import load_student
+
+    return build_scorer(TEACHER, "cpu") if name == "teacher" else load_student(name, "cpu")
+
+
+def scorer_name(spec: str) -> str:
+    return spec if spec == "teacher" else os.path.relpath(Path(spec).resolve(), ROOT)
+
+
+def merge(results: dict[str, Any], name: str, set_name: str, length: int, value: Any) -> None:
+    results.setdefault(name, {}).setdefault(set_name, {})[str(length)] = value
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "--scorers",
+        nargs="+",
+        default=["teacher"],
+        help="'teacher' (the MiniLM bi-encoder) and/or student folders.",
+    )
+    parser.add_argument("--lengths", default="128,256", help="Comma-separated token counts.")
+    parser.add_argument("--sets", default=",".join(SETS), help=f"Of: {', '.join(SETS)}.")
+    parser.add_argument("--out", type=Path, default=RESULTS / "read_length.json")
+    args = parser.parse_args()
+    lengths = [int(n) for n in args.lengths.split(",")]
+    unknown = sorted(set(args.sets.split(",")) - set(SETS))
+    if unknown:
+        parser.error(f"unknown set(s) {', '.join(unknown)}: use {', '.join(SETS)}")
+
+    payload = json.loads(args.out.read_text(encoding="utf-8")) if args.out.is_file() else {}
+    results = payload.setdefault("results", {})
+    load_before = os.getloadavg()
+    datasets = {name: SETS[name]() for name in args.sets.split(",")}
+    for spec in args.scorers:
+        scorer, name = build(spec), scorer_name(spec)
+        for length in lengths:
+            scorer.max_length = length  # a student's pairs; the bi-encoder's texts each
+            for set_name, data in datasets.items():
+                score, seconds = ndcg10(scorer, data)
+                merge(results, name, set_name, length, {"nDCG@10": score, "seconds": seconds})
+                print(f"{name} {set_name} @{length}: nDCG@10 {score:.4f} ({seconds:.0f} s)")
+    payload.update(
+        benchmark="read_length",
+        data="BM25 top-100 of TREC DL 2020 (54 judged queries) and of NFCorpus test (323)",
+        teacher=TEACHER,
+        machine={"cpus": os.cpu_count(), "platform": platform.platform()},
+    )
+    command = (
+        "python benchmarks/read_length.py --scorers "
+        + " ".join(scorer_name(s) for s in args.scorers)
+        + f" --lengths {args.lengths} --sets {args.sets}"
+    )
+    payload.setdefault("runs", []).append({"command": command, "load_average_before": load_before})
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
