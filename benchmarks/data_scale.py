@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -65,7 +66,6 @@ class Point:
     loss: str = "hybrid"  # training.students[].loss, a name of rankdistill.losses.LOSSES
     alpha: float = 1.0  # training.students[].alpha: the hybrid loss's margin-MSE weight
     ema_decay: float | None = None  # training.students[].ema_decay: export a weight average
-    inference_max_length: int | None = None  # training.students[]: tokens the student reads
 
 
 # Point fields that set how the student trains, not which queries it learns from: each
@@ -73,7 +73,6 @@ class Point:
 STUDENT_FIELDS = (
     "group_size", "groups_per_query", "epochs", "max_steps", "learning_rate", "max_length",
     "batch_size", "known_positive", "short_first", "precision", "loss", "alpha", "ema_decay",
-    "inference_max_length",
 )  # fmt: skip
 
 POINTS: dict[str, Point] = {
@@ -340,8 +339,13 @@ def is_variant(entry: dict[str, Any]) -> bool:
 
 
 def variant_label(name: str) -> str:
-    """``real+squad4k+crop4k+short-first`` -> ``+short-first``; ``real-1033-steps`` as is."""
-    return "+" + name.rsplit("+", 1)[1] if "+" in name else name
+    """What a point changes beside the curve's own sources: ``real+squad4k+crop4k+short-first``
+    -> ``+short-first``, ``real+squad2k+crop2k+kw2k+alpha4`` -> ``+kw2k+alpha4``;
+    ``real-1033-steps`` as is."""
+    if "+" not in name:
+        return name
+    curve = re.compile(r"real|squad\d+k|crop\d+k")
+    return "".join(f"+{part}" for part in name.split("+") if not curve.fullmatch(part))
 
 
 # Sources beside the real queries, SQuAD and question crops, each drawn as its own marker:

@@ -4,9 +4,8 @@ The learning curve's students train on pairs cut to 128 tokens, and the MiniLM b
 teacher reads 256 by default. NFCorpus's documents are PubMed abstracts, most of them
 longer than 128 tokens; DL 2020's passages mostly fit. This benchmark re-ranks BM25's top
 100 of DL 2020 and of NFCorpus test with the teacher and with trained students, each cut
-to every length asked for, and reports nDCG@10 and the seconds each took. A student reads
-the length it saves with unless ``training.students[].inference_max_length`` says
-otherwise, so a gain here is one a config line ships.
+to every length asked for, and reports nDCG@10 and the seconds each took. A saved
+student reads the length it trained at (``training.students[].max_length``).
 
 Usage: ``python benchmarks/read_length.py --scorers teacher runs/.../model --lengths
 128,256``; results merge into ``benchmarks/results/read_length.json`` by scorer, set and

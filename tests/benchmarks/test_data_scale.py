@@ -181,6 +181,11 @@ def test_variants_are_told_apart_from_the_curve_by_how_their_student_trains() ->
         "real-1033-steps",
     }
     assert bench.variant_label("real+squad4k+crop4k+short-first") == "+short-first"
+    assert bench.variant_label("real+squad2k+crop2k+kw2k+alpha4+gpq2+bf16") == (
+        "+kw2k+alpha4+gpq2+bf16"
+    )
+    assert bench.variant_label("real+llm500") == "+llm500"
+    assert bench.variant_label("real-1033-steps") == "real-1033-steps"
 
 
 def test_other_source_mixes_are_drawn_apart_from_the_squad_and_crop_curve() -> None:

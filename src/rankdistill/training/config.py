@@ -71,7 +71,6 @@ OMITTED_AT_DEFAULT: dict[str, Any] = {
     "length_buckets": True,
     "short_first": None,
     "ema_decay": None,
-    "inference_max_length": None,
 }
 
 
@@ -169,24 +168,8 @@ class StudentTrainConfig(BaseModel):
             "use the average (rankdistill.training.weight_average). none: the last weights."
         ),
     )
-    inference_max_length: int | None = Field(
-        None,
-        ge=8,
-        description=(
-            "Tokens per pair when the student scores: the dev evaluation and the saved "
-            "student (evaluation, export, serving) read this many, training reads "
-            "max_length. Longer than max_length shows a student trained on short pairs "
-            "the rest of a long passage at no training cost; none: max_length."
-        ),
-    )
     tcl: TcLConfig = Field(default_factory=TcLConfig)
     rra_gpt: RraGptConfig = Field(default_factory=RraGptConfig)
-
-    @property
-    def scoring_length(self) -> int:
-        """Tokens per pair when the student scores (``inference_max_length``, else
-        ``max_length``)."""
-        return self.inference_max_length or self.max_length
 
     @model_serializer(mode="wrap")
     def _omit_fields_at_their_defaults(self, handler: SerializerFunctionWrapHandler) -> Any:

@@ -12,24 +12,10 @@ fresh run and in a resumed one alike.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from rankdistill.students.base import StudentModel
 from rankdistill.training.config import ShortFirst
-
-
-@contextmanager
-def scoring_at(student: StudentModel, length: int) -> Iterator[None]:
-    """The student cuts pairs to ``length`` tokens inside the block (a dev evaluation at the
-    inference length), and to its training length again after it."""
-    training_length = student.max_length
-    student.max_length = length
-    try:
-        yield
-    finally:
-        student.max_length = training_length
 
 
 def short_phase_steps(schedule: ShortFirst, total_steps: int) -> int:

@@ -55,7 +55,7 @@ from rankdistill.training.data import (
     build_query_groups,
 )
 from rankdistill.training.length_buckets import bucketed_training_loss
-from rankdistill.training.length_schedule import length_schedule_callback, scoring_at
+from rankdistill.training.length_schedule import length_schedule_callback
 from rankdistill.training.weight_average import (
     AVERAGE_FILE,
     WeightAverage,
@@ -260,14 +260,12 @@ def _callback_class() -> type:
             metric: str,
             every: int,
             average: WeightAverage | None = None,
-            scoring_length: int | None = None,
         ) -> None:
             self.trainer = trainer
             self.evaluate = evaluate
             self.metric = metric
             self.every = every
             self.average = average  # scored instead of the raw weights when there is one
-            self.scoring_length = scoring_length  # None: the length training is at
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
             step = state.global_step
@@ -294,15 +292,9 @@ def _callback_class() -> type:
             metrics = {}
             if self.trainer.is_world_process_zero():
                 weights = self.average.applied() if self.average else contextlib.nullcontext()
-                length = self.scoring_length or student.max_length
                 # Scored under training's own autocast (bf16 on CPU: about 1.4x faster);
                 # the final evaluation of the kept checkpoint is separate and in fp32.
-                with (
-                    weights,
-                    scoring_at(student, length),
-                    torch.no_grad(),
-                    self.trainer.accelerator.autocast(),
-                ):
+                with weights, torch.no_grad(), self.trainer.accelerator.autocast():
                     metrics = self.evaluate(student)
             if self.trainer.args.world_size > 1:
                 box = [metrics]
@@ -425,12 +417,7 @@ def train_student(
         trainer.add_callback(weight_average_callback(average, checkpoint))
     if dev_evaluate is not None:
         callback = _callback_class()(
-            trainer,
-            dev_evaluate,
-            cfg.eval_metric,
-            cfg.eval_steps,
-            average,
-            cfg.inference_max_length,
+            trainer, dev_evaluate, cfg.eval_metric, cfg.eval_steps, average
         )
         trainer.add_callback(callback)
     if cfg.short_first is not None:
@@ -459,7 +446,6 @@ def train_student(
     )
     model_dir = out_dir / "model"
     if trainer.is_world_process_zero():
-        student.max_length = cfg.scoring_length  # what the saved student reads
         card = model_card(cfg, labels, groups, loss, student, state, metrics)
         student.save_for_inference(model_dir, card)
         atomic_write_json(out_dir / "history.json", state.log_history)
