@@ -18,11 +18,11 @@ import argparse
 import json
 import os
 import platform
-import time
 from pathlib import Path
 from typing import Any
 
 from _dl2020 import RESULTS, ROOT, load_dl2020
+from preprocessed_text import ndcg10
 
 TEACHER = "bi-encoder:minilm-l6"
 NFCORPUS_TEST = ROOT.parent / "shared" / "data" / "nfcorpus" / "test"
@@ -50,17 +50,6 @@ def dl2020() -> Any:
 
 
 SETS = {"dl20": dl2020, "nfcorpus": nfcorpus_test}
-
-
-def ndcg10(scorer: Any, data: Any) -> tuple[float, float]:
-    """(nDCG@10 of the scorer re-ranking the top 100, seconds taken)."""
-    from rankdistill.evaluation.metrics import evaluate_run
-    from rankdistill.scoring import rerank_run
-
-    start = time.perf_counter()
-    run = rerank_run(scorer, data, k=100, progress=False)
-    score = evaluate_run(run, data.qrels, ["nDCG@10"]).aggregate["nDCG@10"]
-    return score, time.perf_counter() - start
 
 
 def build(name: str) -> Any:
