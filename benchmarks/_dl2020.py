@@ -21,3 +21,12 @@ def load_dl2020() -> tuple[Any, Any]:
     from rankdistill.data.rankllm import read_rankllm
 
     return read_rankllm(DL2020 / "bm25-top100.json"), read_qrels(DL2020 / "qrels.json")
+
+
+def judged_dl2020() -> Any:
+    """RankingData of the BM25 top-100 of the judged queries only, qrels included."""
+    from rankdistill.data.records import RankingData
+
+    data, qrels = load_dl2020()
+    judged = {q: r for q, r in data.queries.items() if q in qrels and q in data.candidates}
+    return RankingData(judged, data.corpus, data.candidates, qrels)

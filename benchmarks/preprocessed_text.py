@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _dl2020 import RESULTS, ROOT, load_dl2020
+from _dl2020 import RESULTS, ROOT, judged_dl2020
 
 TEACHER = "bi-encoder:minilm-l6"
 DEFAULT_STUDENT = (
@@ -84,14 +84,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS / "preprocessed_text.json")
     args = parser.parse_args()
 
-    from rankdistill.data.records import RankingData
     from rankdistill.scoring import build_scorer
     from rankdistill.students import load_student
 
     load_before = os.getloadavg()
-    data, qrels = load_dl2020()
-    judged = {q: r for q, r in data.queries.items() if q in qrels and q in data.candidates}
-    forms = {"natural": RankingData(judged, data.corpus, data.candidates, qrels)}
+    forms = {"natural": judged_dl2020()}
+    judged = forms["natural"].queries
     forms["preprocessed"] = preprocessed(forms["natural"])
     scorers: dict[str, Any] = {"teacher": build_scorer(TEACHER, "cpu")}
     for folder in args.students:

@@ -21,7 +21,7 @@ import platform
 from pathlib import Path
 from typing import Any
 
-from _dl2020 import RESULTS, ROOT, load_dl2020
+from _dl2020 import RESULTS, ROOT, judged_dl2020
 from preprocessed_text import ndcg10
 
 TEACHER = "bi-encoder:minilm-l6"
@@ -41,15 +41,7 @@ def nfcorpus_test() -> Any:
     return RankingData(beir.queries, beir.corpus, bm25, beir.qrels)
 
 
-def dl2020() -> Any:
-    from rankdistill.data.records import RankingData
-
-    data, qrels = load_dl2020()
-    judged = {q: r for q, r in data.queries.items() if q in qrels and q in data.candidates}
-    return RankingData(judged, data.corpus, data.candidates, qrels)
-
-
-SETS = {"dl20": dl2020, "nfcorpus": nfcorpus_test}
+SETS = {"dl20": judged_dl2020, "nfcorpus": nfcorpus_test}
 
 
 def build(name: str) -> Any:
