@@ -176,8 +176,12 @@ def point_sources(point: Point, shipped: list[dict[str, Any]]) -> list[dict[str,
         "squad": point.squad, "crop": point.crop, "llm": point.llm, "crop-keyword": point.keyword,
     }  # fmt: skip
     crop = next(s for s in shipped if s["name"] == "crop")
+    derived = {"llm": llm_source(crop), "crop-keyword": keyword_source(crop)}
+    # A source the recipe ships itself (its keyword crops) is taken as shipped, once.
+    derived.update({s["name"]: s for s in shipped if s["name"] in derived})
+    own = [s for s in shipped if s["name"] not in derived]
     sources = []
-    for source in [*shipped, llm_source(crop), keyword_source(crop)]:
+    for source in [*own, *derived.values()]:
         n = counts.get(source["name"], 0)
         if not n:
             continue

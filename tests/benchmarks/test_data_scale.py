@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from types import ModuleType
 
@@ -47,6 +48,36 @@ def test_a_point_is_the_shipped_scale_config_with_its_counts(tmp_path: Path) -> 
         point.max_steps,
     )
     assert (student.groups_per_query, student.eval_steps, student.precision) == (1, 300, "fp32")
+
+
+def test_the_shipped_recipe_trains_the_best_measured_point(tmp_path: Path) -> None:
+    """``trec-dl-scale`` is the curve's best point (``best_point`` in the results): the same
+    sources and the same student, but for precision, which the recipe leaves to the
+    machine (``auto``: bf16 where it is native, as the point was measured)."""
+    bench = _data_scale()
+    best = json.loads(bench.RESULTS.read_text())["best_point"]
+    shipped = load_config("trec-dl-scale")
+    point = bench.point_config(best, bench.POINTS[best], tmp_path)
+    assert point.generate.sources == shipped.generate.sources
+    assert point.data == shipped.data and point.labeling == shipped.labeling
+    (point_student,) = point.training.students
+    (shipped_student,) = shipped.training.students
+    assert shipped_student.precision == "auto" and point_student.precision in {"bf16", "fp32"}
+    assert point_student.model_copy(update={"precision": "auto"}) == shipped_student
+
+
+def test_a_keyword_source_the_recipe_ships_is_used_once_as_shipped() -> None:
+    bench = _data_scale()
+    shipped = load_config("trec-dl-scale").model_dump(mode="json")["generate"]["sources"]
+    sources = bench.point_sources(bench.Point(crop=10, keyword=20), shipped)
+    assert [(s["name"], s["max_queries"]) for s in sources] == [("crop", 10), ("crop-keyword", 20)]
+    # The shipped keyword source is the one the curve derives from the crop source, so the
+    # points measured before the recipe shipped it keep their config fingerprints.
+    crop = next(s for s in shipped if s["name"] == "crop")
+    without = bench.point_sources(
+        bench.Point(crop=10, keyword=20), [s for s in shipped if s["name"] != "crop-keyword"]
+    )
+    assert without == sources and bench.keyword_source(crop)["generation"]["seed"] == 14
 
 
 def test_a_point_without_a_source_has_no_generate_work_and_one_without_real_queries_no_train(

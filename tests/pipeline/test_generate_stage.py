@@ -277,14 +277,16 @@ def test_source_names_must_be_unique(tmp_path: Path) -> None:
 def test_the_shipped_scale_config_validates() -> None:
     cfg = load_config("trec-dl-scale")
     names = [s.name for s in cfg.generate.sources]
-    assert names == ["crop", "squad"]
-    crop, squad = cfg.generate.sources
+    assert names == ["crop", "squad", "crop-keyword"]
+    crop, squad, keyword = cfg.generate.sources
     assert crop.corpus.format == "rankllm" and len(crop.corpus.paths) == 6
     assert crop.generation is not None and crop.generation.method == "crop"
+    assert keyword.corpus == crop.corpus and keyword.generation is not None
+    assert (keyword.generation.style, keyword.generation.seed) == ("keyword", 14)
     assert squad.corpus.format == "squad" and squad.generation is None
     assert cfg.labeling.prerank.scorer == "first-stage"
     assert [s.format for s in cfg.generate.exclude] == ["rankllm", "rankllm", "beir", "beir"]
     student = cfg.training.students[0]
     assert (student.group_size, student.batch_size, student.max_length) == (8, 4, 128)
-    assert (student.learning_rate, student.precision, student.eval_steps) == (7e-5, "fp32", 300)
-    assert (student.loss, student.alpha) == ("hybrid", 4.0)
+    assert (student.learning_rate, student.precision, student.eval_steps) == (7e-5, "auto", 300)
+    assert (student.loss, student.alpha, student.groups_per_query) == ("hybrid", 4.0, 2)
