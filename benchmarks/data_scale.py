@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from _nfcorpus import bm25_top100, read_nfcorpus_test
 from rankdistill.data.records import RankingData, Run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -238,22 +239,13 @@ def nfcorpus_scores(
 
     The runs are kept as TREC files (BM25's and the teacher's under ``out/nfcorpus``, the
     student's at ``student_path``) for per-query comparisons, and reused when present."""
-    from rankdistill.data.beir import read_beir
     from rankdistill.evaluation.metrics import evaluate_run
-    from rankdistill.retrieval.bm25 import BM25Retriever
-    from rankdistill.retrieval.config import RetrievalConfig
     from rankdistill.scoring import build_scorer, rerank_run
     from rankdistill.students import load_student
 
-    beir = read_beir(DATA / "nfcorpus" / "test", "test")
+    beir = read_nfcorpus_test()
     cache = out / "nfcorpus"
-    bm25 = kept_run(
-        cache / "bm25.trec",
-        "bm25",
-        lambda: (
-            BM25Retriever(RetrievalConfig(k=100)).index(beir.corpus).retrieve(beir.queries, 100)
-        ),
-    )
+    bm25 = kept_run(cache / "bm25.trec", "bm25", lambda: bm25_top100(beir))
     data = RankingData(beir.queries, beir.corpus, bm25, beir.qrels)
     runs = {
         "bm25": bm25,

@@ -22,23 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from _dl2020 import RESULTS, ROOT, judged_dl2020
+from _nfcorpus import nfcorpus_test
 from preprocessed_text import ndcg10
 
 TEACHER = "bi-encoder:minilm-l6"
-NFCORPUS_TEST = ROOT.parent / "shared" / "data" / "nfcorpus" / "test"
-
-
-def nfcorpus_test() -> Any:
-    """NFCorpus test with BM25's top 100 over its corpus as candidates (the learning
-    curve's out-of-domain set)."""
-    from rankdistill.data.beir import read_beir
-    from rankdistill.data.records import RankingData
-    from rankdistill.retrieval.bm25 import BM25Retriever
-    from rankdistill.retrieval.config import RetrievalConfig
-
-    beir = read_beir(NFCORPUS_TEST, "test")
-    bm25 = BM25Retriever(RetrievalConfig(k=100)).index(beir.corpus).retrieve(beir.queries, 100)
-    return RankingData(beir.queries, beir.corpus, bm25, beir.qrels)
 
 
 SETS = {"dl20": judged_dl2020, "nfcorpus": nfcorpus_test}
