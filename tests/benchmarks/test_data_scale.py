@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -280,7 +281,7 @@ def test_nfcorpus_scores_reuse_kept_runs_and_score_them_with_the_qrels(
         "".join(json.dumps({"_id": q, "text": t}) + "\n" for q, t in {"q1": "bones"}.items())
     )
     (beir / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t2\n")
-    monkeypatch.setattr(bench, "DATA", tmp_path / "data")
+    monkeypatch.setattr(sys.modules["_nfcorpus"], "NFCORPUS_TEST", beir)
     out = tmp_path / "runs"
     # Kept runs: BM25 and the teacher put the relevant d1 second, the student first. No
     # model loads (the student folder does not exist): every run is read back.
