@@ -379,12 +379,29 @@ def other_source(entry: dict[str, Any]) -> str | None:
     return next((s for s in OTHER_SOURCES if config.get(s, 0)), None)
 
 
+CURVE_STYLE = ("o", "tab:blue", "real + SQuAD + crops")
+VARIANT_STYLE = ("s", "tab:purple", "student variant")
+
+
+def point_style(entry: dict[str, Any]) -> tuple[str, str, str]:
+    """(marker, colour, legend label) of a point: a student variant, another mix, or the curve."""
+    if is_variant(entry):
+        return VARIANT_STYLE
+    source = other_source(entry)
+    return OTHER_SOURCES[source] if source else CURVE_STYLE
+
+
+PARITY_FLOOR = 0.8  # the parity panel shows the points at least this near on both sets
+
+
 def plot(results: dict[str, Any], path: Path) -> Path:
-    """Student nDCG@10 against training queries, teacher and BM25 as reference lines.
+    """Student nDCG@10 against training queries on each set, teacher and BM25 as reference
+    lines, and a third panel of student / teacher on one set against the other.
 
     The curve joins the points of one mix (the real queries, SQuAD and question crops,
-    the default student); other mixes and student variants are markers of their own,
-    labelled by what they change, staggered where several share an x."""
+    the default student); other mixes and student variants are markers of their own.
+    Every point near parity is named in the third panel, in a column beside it with a
+    line to its marker, so names never overlap however close the points are."""
     import matplotlib
     import matplotlib.ticker
 
@@ -392,58 +409,81 @@ def plot(results: dict[str, Any], path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     points = sorted(results["points"].values(), key=lambda e: e["training_queries"])
-    curve = [e for e in points if not is_variant(e) and other_source(e) is None]
-    series: list[tuple[str, str, str, list[dict[str, Any]]]] = [
-        ("s", "tab:purple", "student variant", [e for e in points if is_variant(e)])
-    ]
-    for source, (marker, color, label) in OTHER_SOURCES.items():
-        mix = [e for e in points if other_source(e) == source and not is_variant(e)]
-        series.append((marker, color, label, mix))
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharex=True)
-    panels = ((axes[0], "dl20", "TREC DL 2020"), (axes[1], "nfcorpus", "NFCorpus test"))
-    for ax, key, title in panels:
-        xs = [e["training_queries"] for e in curve]
-        ax.plot(xs, [e[key]["student"] for e in curve], "o-", label="real + SQuAD + crops")
-        labelled = [e for *_, entries in series for e in entries]
-        for marker, color, label, entries in series:
-            ax.plot(
-                [e["training_queries"] for e in entries],
-                [e[key]["student"] for e in entries],
-                marker,
-                ls="none",
-                mfc="none",
-                color=color,
-                label=label if entries else None,  # no legend entry for an empty series
-            )
-            for e in entries:
-                # Labels sit under their marker (beside it they run into the next x);
-                # markers sharing an x stagger theirs downwards, highest first.
-                same_x = sorted(
-                    (v for v in labelled if v["training_queries"] == e["training_queries"]),
-                    key=lambda v: -v[key]["student"],
-                )
-                ax.annotate(
-                    variant_label(e["point"]),
-                    (e["training_queries"], e[key]["student"]),
-                    xytext=(0, -12 - 9 * same_x.index(e)),
-                    textcoords="offset points",
-                    ha="center",
-                    fontsize=7,
-                    color=color,
-                )
-        ax.axhline(curve[-1][key]["teacher"], color="tab:green", ls="--", label="teacher")
-        ax.axhline(curve[-1][key]["bm25"], color="tab:gray", ls=":", label="BM25")
-        ax.set_xscale("log")
-        # Minor-tick labels of a log axis spanning one or two decades overlap.
-        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-        ax.set_title(title)
-        ax.set_xlabel("training queries")
-        ax.set_ylabel("nDCG@10 (student)")
-    axes[0].legend(loc="lower right", fontsize=8)
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.6), gridspec_kw={"width_ratios": [1, 1, 0.8]})
+    curve_panel(axes[0], points, "dl20", "TREC DL 2020")
+    curve_panel(axes[1], points, "nfcorpus", "NFCorpus test")
+    parity_panel(axes[2], points)
+    handles = {}
+    for ax in axes[:2]:
+        handles.update(zip(*reversed(ax.get_legend_handles_labels()), strict=True))
+    axes[0].legend(handles.values(), handles.keys(), loc="lower right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def curve_panel(ax: Any, points: list[dict[str, Any]], key: str, title: str) -> None:
+    """Student nDCG@10 on set ``key`` against the number of training queries."""
+    import matplotlib.ticker
+
+    curve = [e for e in points if point_style(e) == CURVE_STYLE]
+    marker, color, label = CURVE_STYLE
+    ax.plot([e["training_queries"] for e in curve], [e[key]["student"] for e in curve],
+            f"{marker}-", color=color, label=label)  # fmt: skip
+    for style in (VARIANT_STYLE, *OTHER_SOURCES.values()):
+        entries = [e for e in points if point_style(e) == style]
+        if entries:
+            marker, color, label = style
+            ax.plot([e["training_queries"] for e in entries], [e[key]["student"] for e in entries],
+                    marker, ls="none", mfc="none", color=color, label=label)  # fmt: skip
+    ax.axhline(points[-1][key]["teacher"], color="tab:green", ls="--", label="teacher")
+    ax.axhline(points[-1][key]["bm25"], color="tab:gray", ls=":", label="BM25")
+    ax.set_xscale("log")
+    # Minor-tick labels of a log axis spanning one or two decades overlap.
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.set_title(title)
+    ax.set_xlabel("training queries")
+    ax.set_ylabel("nDCG@10 (student)")
+
+
+def parity_panel(ax: Any, points: list[dict[str, Any]]) -> None:
+    """Student / teacher on DL 2020 against NFCorpus for the points near parity on both,
+    each named in a column at the right, ordered as the points are from top to bottom
+    (the best point in bold)."""
+    best = best_point(points)["point"]
+    near = [
+        e
+        for e in points
+        if min(e["student_over_teacher_dl20"], e["student_over_teacher_nfcorpus"]) >= PARITY_FLOOR
+    ]
+    near.sort(key=lambda e: -e["student_over_teacher_nfcorpus"])
+    for i, e in enumerate(near):
+        marker, color, _ = point_style(e)
+        xy = (e["student_over_teacher_dl20"], e["student_over_teacher_nfcorpus"])
+        ax.plot(*xy, marker, mfc="none", color=color)
+        ax.annotate(
+            e["point"],
+            xy,
+            xytext=(1.03, 1 - (i + 0.5) / len(near)),
+            textcoords="axes fraction",
+            va="center",
+            fontsize=7,
+            color=color,
+            fontweight="bold" if e["point"] == best else "normal",
+            arrowprops={"arrowstyle": "-", "lw": 0.4, "color": "0.7"},
+        )
+    for axis, key in (
+        (ax.set_xlim, "student_over_teacher_dl20"),
+        (ax.set_ylim, "student_over_teacher_nfcorpus"),
+    ):
+        values = [e[key] for e in near]
+        axis(min(values) - 0.01, max(1.0, *values) + 0.01)
+    ax.axvline(1.0, color="tab:green", ls="--")
+    ax.axhline(1.0, color="tab:green", ls="--")
+    ax.set_title(f"student / teacher (points at {PARITY_FLOOR:.0%} or more on both)")
+    ax.set_xlabel("TREC DL 2020")
+    ax.set_ylabel("NFCorpus test")
 
 
 def main() -> None:

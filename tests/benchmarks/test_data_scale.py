@@ -209,6 +209,24 @@ def test_saving_a_point_keeps_the_others_and_names_the_one_nearest_parity(tmp_pa
     assert path.with_suffix(".png").stat().st_size > 0
 
 
+def test_the_parity_panel_names_each_point_near_parity_once_in_order_the_best_in_bold() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    bench = _data_scale()
+    # ratios (0.92, 0.94), (1.0, 0.83) and (0.5, 0.5): the last is below the panel's floor.
+    points = [_entry("a", 0.55, 0.34), _entry("b", 0.60, 0.30), _entry("c", 0.30, 0.18)]
+    fig, ax = plt.subplots()
+    bench.parity_panel(ax, points)
+    texts = [t for t in ax.texts if t.get_text() in {"a", "b", "c"}]
+    assert [t.get_text() for t in texts] == ["a", "b"]  # top to bottom by NFCorpus ratio
+    assert [t.get_fontweight() for t in texts] == ["bold", "normal"]
+    assert ax.get_xlim()[1] > 1.0 and ax.get_ylim()[1] > 1.0  # parity itself is in view
+    plt.close(fig)
+
+
 def test_variants_are_told_apart_from_the_curve_by_how_their_student_trains() -> None:
     bench = _data_scale()
     variants = {
