@@ -140,6 +140,12 @@ POINTS: dict[str, Point] = {
         groups_per_query=2,
         precision="bf16",
     ),
+    # The keyword-crop mix with one group of 8 per query and epoch (1,532 steps): one group
+    # kept NFCorpus higher than two (0.3407 against 0.3247 on the 4,129-query labels), two
+    # lifted DL 2020; with keyword crops, does one group keep both?
+    "real+squad2k+crop2k+kw2k+alpha4+bf16": Point(
+        squad=2000, crop=2000, keyword=2000, alpha=4.0, precision="bf16"
+    ),
     # LLM-written queries (InPars / Promptagator) over the same pooled corpus as the crops,
     # as many as llama.cpp on 2 CPU cores writes in about half an hour.
     "real+llm1k": Point(llm=1000),

@@ -244,6 +244,7 @@ def test_variants_are_told_apart_from_the_curve_by_how_their_student_trains() ->
         "real+squad2k+crop2k+alpha4+gpq2",
         "real+squad2k+crop2k+kw2k+alpha4+gpq2+bf16",
         "real+squad2k+crop2k+kw2k+alpha4+gpq2+bf16+c100",
+        "real+squad2k+crop2k+kw2k+alpha4+bf16",
         "real-1033-steps",
     }
     assert bench.variant_label("real+squad4k+crop4k+short-first") == "+short-first"
@@ -261,6 +262,7 @@ def test_other_source_mixes_are_drawn_apart_from_the_squad_and_crop_curve() -> N
         "real+squad4k+crop2k+kw2k": "keyword",
         "real+squad2k+crop2k+kw2k+alpha4+gpq2+bf16": "keyword",
         "real+squad2k+crop2k+kw2k+alpha4+gpq2+bf16+c100": "keyword",
+        "real+squad2k+crop2k+kw2k+alpha4+bf16": "keyword",
         "real+llm1k": "llm",
         "real+llm500": "llm",
     }
